@@ -1,0 +1,18 @@
+"""Celery doors of the outbox."""
+
+from celery import shared_task
+
+from apps.core import outbox
+from apps.core.actors import audit_as, system_actor
+
+
+@shared_task(acks_late=True)
+def event_dispatch_task(event_id: int) -> bool:
+    with audit_as(system_actor("outbox")):
+        return outbox.event_dispatch(event_id=event_id)
+
+
+@shared_task(acks_late=True)
+def outbox_sweep_task() -> int:
+    with audit_as(system_actor("outbox")):
+        return outbox.outbox_sweep()

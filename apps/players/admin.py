@@ -1,0 +1,165 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.http import HttpResponse
+from django.utils import timezone
+
+from apps.core.exceptions import DomainError
+from apps.players import services
+from apps.players.masking import MASK, personal_data_visible
+from apps.players.models import PERSONAL_DATA_FIELDS, Player
+from apps.players.selectors import players_visible_to
+from apps.tenants.admin_scoping import BrandListFilter, ScopedAdminMixin
+
+
+class PlayerActionForm(helpers.ActionForm):
+    reason = forms.CharField(
+        required=False, max_length=500, help_text="Required for status changes; kept on the record."
+    )
+
+
+def _masked_column(name: str, label: str):
+    @admin.display(description=label)
+    def column(self, obj):
+        if personal_data_visible(self.request_user, brand_id=obj.brand_id):
+            return getattr(obj, name)
+        return MASK if getattr(obj, name) else ""
+
+    column.__name__ = f"{name}_display"
+    return column
+
+
+@admin.register(Player)
+class PlayerAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Players of the staff member's brands; personal data masked without permission."""
+
+    scoping_selector = staticmethod(players_visible_to)
+    action_form = PlayerActionForm
+    actions = ["suspend", "reactivate", "close", "export_csv"]
+    list_display = [
+        "id",
+        "username",
+        "brand",
+        "status",
+        "kyc_status",
+        "country",
+        "email_display",
+        "registered_at",
+    ]
+    list_filter = [("brand", BrandListFilter), "status", "kyc_status"]
+    list_select_related = ["brand"]
+    show_full_result_count = False
+    date_hierarchy = None
+    ordering = ["-id"]
+
+    email_display = _masked_column("email", "Email")
+
+    def changelist_view(self, request, extra_context=None):
+        self.request_user = request.user
+        return super().changelist_view(request, extra_context)
+
+    def get_search_fields(self, request):
+        # Without the personal-data permission a search must not become a way to test
+        # whether a name or email belongs to a player.
+        if request.user.has_perm("players.view_personal_data"):
+            return ["=id", "username", "email", "last_name", "=national_id", "=mobile"]
+        return ["=id", "username"]
+
+    def get_fields(self, request, obj=None):
+        base = [
+            "brand",
+            "username",
+            "status",
+            "status_reason",
+            "kyc_status",
+            "country",
+            "currency",
+            "marketing_opt_in",
+            "registered_at",
+            "last_login_at",
+        ]
+        if obj is not None and personal_data_visible(request.user, brand_id=obj.brand_id):
+            return base + list(PERSONAL_DATA_FIELDS)
+        return base + ["personal_data"]
+
+    def get_readonly_fields(self, request, obj=None):
+        locked = [
+            "brand",
+            "username",
+            "status",
+            "status_reason",
+            "currency",
+            "registered_at",
+            "last_login_at",
+            "personal_data",
+        ]
+        if obj is None or not request.user.has_perm("players.change_player"):
+            return locked + ["kyc_status", "country", "marketing_opt_in", *PERSONAL_DATA_FIELDS]
+        return locked
+
+    @admin.display(description="Personal data")
+    def personal_data(self, obj):
+        return "Hidden: you do not hold the permission to view personal data."
+
+    def has_add_permission(self, request):
+        return False  # players register themselves through the player API
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # player records are kept for the regulator; closing is a status
+
+    def save_model(self, request, obj, form, change):
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in services.STAFF_EDITABLE_FIELDS
+        }
+        if changes:
+            fresh = Player.objects.get(pk=obj.pk)
+            services.player_profile_update(actor=request.user, player=fresh, changes=changes)
+
+    # --- actions -------------------------------------------------------------------
+    def has_change_status_permission(self, request):
+        return request.user.has_perm("players.change_player_status")
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("players.export_players")
+
+    def _status_action(self, request, queryset, transition: str) -> None:
+        reason = request.POST.get("reason", "")
+        done, refused = 0, []
+        for player in queryset:
+            try:
+                services.player_status_change(
+                    actor=request.user, player=player, transition=transition, reason=reason
+                )
+                done += 1
+            except DomainError as exc:
+                refused.append(f"{player.username}: {exc.message}")
+        if done:
+            messages.success(request, f"{done} player(s): {transition.replace('_', ' ')} done.")
+        for line in refused[:20]:
+            messages.error(request, line)
+
+    @admin.action(description="Suspend selected players", permissions=["change_status"])
+    def suspend(self, request, queryset):
+        self._status_action(request, queryset, "suspend")
+
+    @admin.action(description="Reactivate selected players", permissions=["change_status"])
+    def reactivate(self, request, queryset):
+        self._status_action(request, queryset, "reactivate")
+
+    @admin.action(description="Close selected players' accounts", permissions=["change_status"])
+    def close(self, request, queryset):
+        self._status_action(request, queryset, "close")
+
+    @admin.action(description="Export selected players (CSV)", permissions=["export"])
+    def export_csv(self, request, queryset):
+        try:
+            body = services.players_export_csv(actor=request.user, players=queryset)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return None
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="players-{stamp}.csv"'
+        return response

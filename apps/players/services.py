@@ -1,0 +1,386 @@
+"""Writes of the players domain: registration, login, profile and status changes."""
+
+import csv
+import importlib
+import io
+from datetime import date, timedelta
+
+import phonenumbers
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+from apps.core.actors import audit_as
+from apps.core.events import publish
+from apps.players.events import (
+    PlayerLoggedIn,
+    PlayerLoginRefused,
+    PlayerProfileChanged,
+    PlayerRegistered,
+    PlayersExported,
+    PlayerStatusChanged,
+)
+from apps.players.exceptions import (
+    AlreadyRegistered,
+    InvalidCredentials,
+    LoginRefused,
+    RegistrationRefused,
+    StatusChangeRefused,
+)
+from apps.players.masking import personal_data_visible, player_personal_data
+from apps.players.models import PERSONAL_DATA_FIELDS, Player, PlayerToken
+from apps.tenants.exceptions import AccessDenied
+from apps.tenants.jurisdictions import jurisdiction_get
+from apps.tenants.models import Brand
+from apps.tenants.permissions import user_can
+from apps.tenants.selectors import brand_get_by_code
+
+# Fields a player may change about themselves; identity fields are KYC-locked.
+PLAYER_EDITABLE_FIELDS = ("address_line", "city", "postcode", "mobile", "marketing_opt_in")
+# Fields support staff may correct (with players.change_player); status has its own door.
+STAFF_EDITABLE_FIELDS = (
+    *PLAYER_EDITABLE_FIELDS,
+    "email",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "country",
+    "national_id",
+    "kyc_status",
+)
+
+STATUS_TRANSITIONS = {
+    "suspend": Player.suspend,
+    "reactivate": Player.reactivate,
+    "close": Player.close,
+    "self_exclude": Player.self_exclude,
+}
+
+# Compared against when a username is unknown, so both paths cost one password hash.
+_DUMMY_PASSWORD_HASH = make_password("timing-equaliser-not-a-password")
+
+
+def _age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _mobile_clean(mobile: str, country: str) -> str:
+    try:
+        number = phonenumbers.parse(mobile, country or None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError({"mobile": ["Not a phone number."]}) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError({"mobile": ["Not a valid phone number for the country."]})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _national_id_clean(brand: Brand, national_id: str) -> str:
+    scheme = jurisdiction_get(brand.jurisdiction).national_id_scheme
+    if scheme is None:
+        return national_id.strip()
+    if not national_id:
+        raise ValidationError({"national_id": ["Required in this jurisdiction."]})
+    module = importlib.import_module(scheme)
+    try:
+        return module.compact(module.validate(national_id))
+    except StdnumValidationError as exc:
+        raise ValidationError({"national_id": [f"Not a valid national id: {exc.message}"]}) from exc
+
+
+def _profile_validate(player: Player) -> None:
+    """Field validation of the model, as a ValidationError naming each bad field."""
+    player.full_clean(
+        exclude=["password", "brand", "currency"], validate_unique=False, validate_constraints=False
+    )
+
+
+@transaction.atomic
+def player_register(
+    *,
+    brand: Brand,
+    username: str,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    country: str,
+    address_line: str,
+    city: str,
+    postcode: str,
+    mobile: str,
+    national_id: str = "",
+    currency_code: str | None = None,
+    marketing_opt_in: bool = False,
+    actor=None,
+) -> Player:
+    """Register a player on a brand.
+
+    Refuses an inactive brand, an under-age person, a currency the brand does not offer,
+    a duplicate username, email or national id on the brand (case-insensitive), and
+    invalid fields. Publishes PlayerRegistered. `actor` defaults to the new player.
+    """
+    if not brand.active:
+        raise RegistrationRefused("This brand does not accept registrations.", code="brand_inactive")
+    jurisdiction = jurisdiction_get(brand.jurisdiction)
+    if _age_on(date_of_birth, timezone.localdate()) < jurisdiction.minimum_age:
+        raise RegistrationRefused(
+            f"Players must be at least {jurisdiction.minimum_age} years old.", code="underage"
+        )
+    currency_code = currency_code or brand.default_currency_id
+    if not brand.currencies.filter(code=currency_code).exists():
+        raise ValidationError({"currency": [f"{currency_code} is not offered by this brand."]})
+
+    player = Player(
+        brand=brand,
+        username=username.strip(),
+        email=email.strip(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        country=country,
+        address_line=address_line.strip(),
+        city=city.strip(),
+        postcode=postcode.strip().upper(),
+        mobile=_mobile_clean(mobile, country),
+        national_id=_national_id_clean(brand, national_id),
+        currency_id=currency_code,
+        marketing_opt_in=marketing_opt_in,
+    )
+    _profile_validate(player)
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    player.set_password(password)
+
+    duplicate = Player.objects.filter(brand=brand).filter(
+        Q(username__iexact=player.username)
+        | Q(email__iexact=player.email)
+        | (Q(national_id=player.national_id) if player.national_id else Q(pk__in=[]))
+    )
+    if duplicate.exists():
+        raise AlreadyRegistered()
+    try:
+        with transaction.atomic():
+            player.save()
+    except IntegrityError as exc:
+        # A concurrent registration won the race for the same username/email/id.
+        raise AlreadyRegistered() from exc
+    with audit_as(actor or player):
+        publish(
+            PlayerRegistered(
+                player_id=player.pk,
+                brand_id=brand.pk,
+                country=str(player.country),
+                currency=currency_code,
+            ),
+            actor=actor or player,
+        )
+    return player
+
+
+def player_login(
+    *, brand_code: str, login: str, password: str, ip: str | None = None
+) -> tuple[Player, str, object]:
+    """Check a player's credentials; returns (player, token, expires_at).
+
+    The same error answers an unknown brand, an unknown login and a wrong password, and
+    both take one password hash, so nothing tells which it was. A refused login is still
+    recorded (an event) before the error is raised.
+    """
+    brand = brand_get_by_code(brand_code)
+    player = None
+    if brand is not None:
+        player = (
+            Player.objects.filter(brand=brand)
+            .filter(Q(username__iexact=login) | Q(email__iexact=login))
+            .first()
+        )
+    if player is None:
+        Player(password=_DUMMY_PASSWORD_HASH).check_password(password)
+        raise InvalidCredentials()
+
+    refusal = None
+    if not player.check_password(password):
+        refusal = ("bad_password", InvalidCredentials())
+    elif not brand.active:
+        refusal = ("brand_inactive", LoginRefused("This brand is closed.", code="brand_inactive"))
+    elif player.status != Player.Status.ACTIVE:
+        messages = {
+            Player.Status.SUSPENDED: "Your account is suspended. Please contact support.",
+            Player.Status.SELF_EXCLUDED: "You are self-excluded and cannot log in.",
+            Player.Status.CLOSED: "Your account is closed.",
+        }
+        refusal = (
+            f"account_{player.status}",
+            LoginRefused(messages[player.status], code=f"account_{player.status}"),
+        )
+    if refusal is not None:
+        reason, error = refusal
+        with transaction.atomic(), audit_as(player):
+            publish(
+                PlayerLoginRefused(player_id=player.pk, brand_id=brand.pk, reason=reason, ip=ip),
+                actor=player,
+            )
+        raise error
+
+    key = PlayerToken.new_key()
+    expires_at = timezone.now() + timedelta(seconds=settings.PLAYER_TOKEN_TTL_SECONDS)
+    with transaction.atomic(), audit_as(player):
+        PlayerToken.objects.create(player=player, key_hash=PlayerToken.hash_key(key), expires_at=expires_at)
+        Player.objects.filter(pk=player.pk).update(last_login_at=timezone.now())
+        publish(PlayerLoggedIn(player_id=player.pk, brand_id=brand.pk, ip=ip), actor=player)
+    return player, key, expires_at
+
+
+def player_logout(*, key: str) -> None:
+    """Revoke the token (idempotent)."""
+    PlayerToken.objects.filter(key_hash=PlayerToken.hash_key(key), revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def _profile_update(*, actor, player: Player, changes: dict, allowed: tuple[str, ...]) -> list[str]:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    with transaction.atomic(), audit_as(actor):
+        locked = Player.objects.select_for_update().select_related("brand").get(pk=player.pk)
+        if "mobile" in changes:
+            changes["mobile"] = _mobile_clean(
+                changes["mobile"], str(changes.get("country") or locked.country)
+            )
+        if "national_id" in changes:
+            changes["national_id"] = _national_id_clean(locked.brand, changes["national_id"])
+        changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+        if not changed:
+            return []
+        for name in changed:
+            setattr(locked, name, changes[name])
+        _profile_validate(locked)
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=changed)
+        except IntegrityError as exc:
+            raise AlreadyRegistered() from exc
+        publish(
+            PlayerProfileChanged(player_id=locked.pk, brand_id=locked.brand_id, fields=sorted(changed)),
+            actor=actor,
+        )
+    for name in changed:
+        setattr(player, name, changes[name])
+    return sorted(changed)
+
+
+def player_profile_update_by_player(*, player: Player, changes: dict) -> list[str]:
+    """A player changes their own contact details. Returns the fields that changed."""
+    return _profile_update(actor=player, player=player, changes=dict(changes), allowed=PLAYER_EDITABLE_FIELDS)
+
+
+def player_profile_update(*, actor, player: Player, changes: dict) -> list[str]:
+    """Staff correct a player's profile (players.change_player on the player's brand)."""
+    if not user_can(actor, "players.change_player", brand_id=player.brand_id):
+        raise AccessDenied("You may not change this player.")
+    return _profile_update(actor=actor, player=player, changes=dict(changes), allowed=STAFF_EDITABLE_FIELDS)
+
+
+def player_status_change(*, actor, player: Player, transition: str, reason: str) -> Player:
+    """Suspend, reactivate, close or self-exclude a player, with a reason.
+
+    Needs players.change_player_status on the player's brand. Takes the player's row
+    lock, so two staff acting at once cannot both move the status. Publishes
+    PlayerStatusChanged. Illegal moves (e.g. reactivating a closed account) are refused.
+    """
+    if not user_can(actor, "players.change_player_status", brand_id=player.brand_id):
+        raise AccessDenied("You may not change this player's status.")
+    if transition not in STATUS_TRANSITIONS:
+        raise StatusChangeRefused(f"Unknown status change {transition!r}.", code="unknown_transition")
+    reason = (reason or "").strip()
+    if not reason:
+        raise StatusChangeRefused("A reason is required.", code="reason_required")
+    with transaction.atomic(), audit_as(actor):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        old = locked.status
+        try:
+            getattr(locked, transition)()
+        except TransitionNotAllowed as exc:
+            raise StatusChangeRefused(
+                f"A {old.replace('_', '-')} player cannot be moved by {transition.replace('_', ' ')}.",
+                code="illegal_transition",
+            ) from exc
+        locked.status_reason = reason[:500]
+        locked.save(update_fields=["status", "status_reason"])
+        # Whatever stops a player also ends their API sessions.
+        if locked.status != Player.Status.ACTIVE:
+            PlayerToken.objects.filter(player=locked, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
+        publish(
+            PlayerStatusChanged(
+                player_id=locked.pk,
+                brand_id=locked.brand_id,
+                old_status=old,
+                new_status=locked.status,
+                reason=locked.status_reason,
+            ),
+            actor=actor,
+        )
+    player.status, player.status_reason = locked.status, locked.status_reason
+    return locked
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "brand",
+    "username",
+    "status",
+    "kyc_status",
+    "country",
+    "registered_at",
+    *PERSONAL_DATA_FIELDS,
+)
+
+
+def _csv_safe(value) -> str:
+    """Neutralise spreadsheet formulas in player-supplied text (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def players_export_csv(*, actor, players) -> str:
+    """CSV of the given players (already scoped by the caller's selector).
+
+    Needs players.export_players on every brand in the export; personal data is masked
+    per brand unless the actor may view it there. Publishes PlayersExported per brand.
+    """
+    rows = list(players.select_related("brand"))
+    brand_ids = {p.brand_id for p in rows}
+    for brand_id in brand_ids:
+        if not user_can(actor, "players.export_players", brand_id=brand_id):
+            raise AccessDenied("You may not export players of this brand.")
+    visible = {brand_id: personal_data_visible(actor, brand_id=brand_id) for brand_id in brand_ids}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for p in rows:
+        personal = player_personal_data(p, visible=visible[p.brand_id])
+        row = [p.pk, p.brand.code, p.username, p.status, p.kyc_status, p.country, p.registered_at.isoformat()]
+        writer.writerow([_csv_safe(v) for v in row + [personal[name] for name in PERSONAL_DATA_FIELDS]])
+    with transaction.atomic(), audit_as(actor):
+        for brand_id in sorted(brand_ids):
+            publish(
+                PlayersExported(
+                    brand_id=brand_id,
+                    count=sum(1 for p in rows if p.brand_id == brand_id),
+                    with_personal_data=visible[brand_id],
+                ),
+                actor=actor,
+            )
+    return out.getvalue()

@@ -1,0 +1,136 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+
+from apps.core.exceptions import DomainError
+from apps.tenants import services
+from apps.tenants.admin_scoping import ScopedAdminMixin
+from apps.tenants.models import Brand, Operator, StaffUser
+from apps.tenants.roles import ROLES
+from apps.tenants.selectors import (
+    brand_ids_granted_to,
+    brands_visible_to,
+    operators_administered_by,
+    operators_visible_to,
+    staff_visible_to,
+)
+
+
+@admin.register(Operator)
+class OperatorAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scoping_selector = staticmethod(operators_visible_to)
+    list_display = ["name", "code", "legal_name", "active"]
+    search_fields = ["name", "code", "legal_name"]
+
+    def has_add_permission(self, request):
+        # New legal entities are platform onboarding, not operator self-service.
+        return request.user.is_superuser
+
+
+@admin.register(Brand)
+class BrandAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scoping_selector = staticmethod(brands_visible_to)
+    list_display = ["name", "code", "operator", "jurisdiction", "active"]
+    list_filter = ["jurisdiction", "active"]
+    search_fields = ["name", "code"]
+    filter_horizontal = ["currencies"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "operator" and not request.user.is_superuser:
+            kwargs["queryset"] = operators_administered_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A brand never moves between operators, and its code is its public identity.
+        return ["operator", "code", "jurisdiction"] if obj is not None else []
+
+
+class StaffUserForm(UserChangeForm):
+    brands = forms.ModelMultipleChoiceField(
+        queryset=Brand.objects.none(),
+        required=False,
+        widget=admin.widgets.FilteredSelectMultiple("brands", is_stacked=False),
+        help_text="Brands this person may access (only your own brands are listed).",
+    )
+
+    class Meta(UserChangeForm.Meta):
+        model = StaffUser
+
+
+@admin.register(StaffUser)
+class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
+    """Operator admins manage their own operator's staff: roles and brand access only."""
+
+    scoping_selector = staticmethod(staff_visible_to)
+    form = StaffUserForm
+    list_display = ["username", "email", "operator", "is_active", "roles"]
+    list_filter = ["is_active", "groups"]
+    search_fields = ["username", "email", "first_name", "last_name"]
+
+    @admin.display(description="Roles")
+    def roles(self, obj):
+        return ", ".join(g.name for g in obj.groups.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        access = ("Access", {"fields": ["operator", "groups", "brands"]})
+        if request.user.is_superuser:
+            return [
+                (None, {"fields": ["username", "password"]}),
+                ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+                ("Status", {"fields": ["is_active", "is_staff", "is_superuser", "user_permissions"]}),
+                access,
+                ("Dates", {"fields": ["last_login", "date_joined"]}),
+            ]
+        return [
+            (None, {"fields": ["username"]}),
+            ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+            ("Status", {"fields": ["is_active", "is_staff"]}),
+            access,
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "brands" in form.base_fields:
+            form.base_fields["brands"].queryset = brands_visible_to(request.user)
+            if obj is not None:
+                form.base_fields["brands"].initial = list(
+                    brands_visible_to(request.user).filter(pk__in=brand_ids_granted_to(obj))
+                )
+        if "groups" in form.base_fields and not request.user.is_superuser:
+            form.base_fields["groups"].queryset = Group.objects.filter(name__in=ROLES)
+        if "operator" in form.base_fields and not request.user.is_superuser:
+            form.base_fields["operator"].queryset = operators_administered_by(request.user)
+            form.base_fields["operator"].required = True
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser and (obj.is_superuser or not obj.operator_id):
+            raise PermissionDenied("Only a superuser may create platform staff.")
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if "brands" not in form.cleaned_data:
+            return
+        try:
+            granted, revoked = services.staff_brands_set(
+                actor=request.user, staff=form.instance, brands=form.cleaned_data["brands"]
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return
+        if granted or revoked:
+            messages.info(request, f"Brand access: {len(granted)} granted, {len(revoked)} revoked.")

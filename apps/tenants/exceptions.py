@@ -1,0 +1,9 @@
+from apps.core.exceptions import DomainError, PermissionDenied
+
+
+class TenantsError(DomainError):
+    code = "tenants_error"
+
+
+class AccessDenied(PermissionDenied):
+    code = "access_denied"

@@ -1,0 +1,57 @@
+"""Staff roles: named groups of action-level permissions.
+
+A role says what a person may do; brand and operator grants (selectors.py) say where.
+`manage.py sync_roles` makes the groups match this table exactly, so a permission taken
+out here is taken away from everyone holding the role.
+"""
+
+VIEW_TENANTS = ["tenants.view_operator", "tenants.view_brand"]
+
+ROLES: dict[str, list[str]] = {
+    "Compliance officer": [
+        *VIEW_TENANTS,
+        "players.view_player",
+        "players.view_personal_data",
+        "players.change_player_status",
+        "players.export_players",
+        "core.view_event",
+        "auditlog.view_logentry",
+    ],
+    "Support agent": [
+        *VIEW_TENANTS,
+        "players.view_player",
+        "players.view_personal_data",
+        "players.change_player",
+    ],
+    "Payments reviewer": [
+        *VIEW_TENANTS,
+        "players.view_player",
+    ],
+    "Brand admin": [
+        *VIEW_TENANTS,
+        "tenants.change_brand",
+        "players.view_player",
+        "auditlog.view_logentry",
+    ],
+    "Operator admin": [
+        *VIEW_TENANTS,
+        "tenants.add_brand",
+        "tenants.change_brand",
+        "tenants.view_staffuser",
+        "tenants.add_staffuser",
+        "tenants.change_staffuser",
+        "tenants.manage_staff_access",
+        "players.view_player",
+        "auditlog.view_logentry",
+    ],
+    # Read-only everything in their brands, personal data included (auditors check it).
+    "Auditor": [
+        *VIEW_TENANTS,
+        "tenants.view_staffuser",
+        "players.view_player",
+        "players.view_personal_data",
+        "core.view_event",
+        "core.view_eventdelivery",
+        "auditlog.view_logentry",
+    ],
+}

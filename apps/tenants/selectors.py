@@ -1,0 +1,93 @@
+"""Reads of the tenancy domain, and the scoping every list in the product goes through.
+
+A staff user sees a brand when they hold `tenants.access_brand` on it, or
+`tenants.access_operator` on its operator (django-guardian object permissions; global
+grants of these two permissions are deliberately ignored). Superusers see everything.
+Inactive users and non-staff see nothing.
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import get_objects_for_user
+
+from apps.tenants.models import Brand, Operator, StaffUser
+
+
+def _is_working_staff(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def brands_visible_to(user) -> QuerySet[Brand]:
+    """Every brand this staff user may see; the root of all tenant scoping."""
+    if not _is_working_staff(user):
+        return Brand.objects.none()
+    if user.is_superuser:
+        return Brand.objects.all()
+    direct = get_objects_for_user(
+        user, "tenants.access_brand", klass=Brand, accept_global_perms=False, with_superuser=False
+    )
+    operators = get_objects_for_user(
+        user,
+        "tenants.access_operator",
+        klass=Operator,
+        accept_global_perms=False,
+        with_superuser=False,
+    )
+    return Brand.objects.filter(Q(pk__in=direct.values("pk")) | Q(operator__in=operators.values("pk")))
+
+
+def operators_visible_to(user) -> QuerySet[Operator]:
+    """Operators the user administers or sees a brand of (all, for superusers)."""
+    if not _is_working_staff(user):
+        return Operator.objects.none()
+    if user.is_superuser:
+        return Operator.objects.all()
+    return Operator.objects.filter(
+        Q(pk__in=brands_visible_to(user).values("operator_id"))
+        | Q(pk__in=operators_administered_by(user).values("pk"))
+    )
+
+
+def operators_administered_by(user) -> QuerySet[Operator]:
+    """Operators on which the user holds `access_operator` (operator admins)."""
+    if not _is_working_staff(user):
+        return Operator.objects.none()
+    if user.is_superuser:
+        return Operator.objects.all()
+    return get_objects_for_user(
+        user,
+        "tenants.access_operator",
+        klass=Operator,
+        accept_global_perms=False,
+        with_superuser=False,
+    )
+
+
+def staff_visible_to(user) -> QuerySet[StaffUser]:
+    """Staff of the operators the user administers; platform staff only to superusers."""
+    if not _is_working_staff(user):
+        return StaffUser.objects.none()
+    if user.is_superuser:
+        return StaffUser.objects.all()
+    return StaffUser.objects.filter(operator__in=operators_administered_by(user).values("pk"))
+
+
+def brand_get(*, user, brand_id) -> Brand | None:
+    return brands_visible_to(user).filter(pk=brand_id).first()
+
+
+def brand_get_by_code(code: str) -> Brand | None:
+    """A brand by its public code (for player-facing doors; no staff scoping)."""
+    return Brand.objects.select_related("operator").filter(code=code).first()
+
+
+def brand_ids_granted_to(staff: StaffUser) -> set[int]:
+    """Brands granted to this person directly (not through an operator grant)."""
+    brand_type = ContentType.objects.get_for_model(Brand)
+    return {
+        int(pk)
+        for pk in UserObjectPermission.objects.filter(
+            user=staff, permission__codename="access_brand", content_type=brand_type
+        ).values_list("object_pk", flat=True)
+    }

@@ -1,0 +1,26 @@
+"""URL routes: the admin is the staff UI; /api/ holds the player and staff APIs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.core.api import views as core_api_views
+
+admin.site.site_header = "PAM back-office"
+admin.site.site_title = "PAM back-office"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/player/", include("apps.players.api.player_urls")),
+    path("api/v1/staff/", include("apps.tenants.api.urls")),
+    path("api/v1/staff/", include("apps.players.api.staff_urls")),
+    path("healthz", core_api_views.healthz, name="healthz"),
+]
+
+# JSON, not HTML, for API clients that reach a missing route or a server error.
+handler404 = "apps.core.api.views.not_found"
+handler500 = "apps.core.api.views.server_error"

@@ -1,0 +1,111 @@
+"""Shared fixtures. The suite runs on PostgreSQL and Redis (make test); see README."""
+
+import os
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from apps.tenants.services import roles_sync
+from tests.factories import BrandFactory, OperatorFactory, StaffUserFactory
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def _redis_url_for_worker(url: str) -> str:
+    """Each xdist worker gets its own Redis database, so flushing it is safe."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    db = 1 + int(worker.removeprefix("gw") or 0)
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{db}"))
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if IN_CI and (engine != "django.db.backends.postgresql" or not settings.REDIS_URL):
+        pytest.exit("CI must run the suite on PostgreSQL and Redis (DATABASE_URL, REDIS_URL).", returncode=1)
+    if settings.REDIS_URL:
+        url = _redis_url_for_worker(settings.REDIS_URL)
+        settings.REDIS_URL = url
+        settings.CACHES["default"]["LOCATION"] = url
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [url]
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (make test without services)"))
+        if ("redis" in item.keywords or "celery_worker" in item.keywords) and not settings.REDIS_URL:
+            item.add_marker(pytest.mark.skip(reason="needs Redis (make test without services)"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_clean_cache(settings):
+    # Real hashing is tested where it matters; elsewhere it would only slow the suite.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def roles(db):
+    roles_sync()
+
+
+@pytest.fixture
+def operator(db):
+    return OperatorFactory(code="northstar", name="Northstar")
+
+
+@pytest.fixture
+def other_operator(db):
+    return OperatorFactory(code="nordic", name="Nordic")
+
+
+@pytest.fixture
+def brand(operator):
+    """Brand A: Great Britain, GBP."""
+    return BrandFactory(operator=operator, code="brand-a", jurisdiction="GB", currencies=["GBP"])
+
+
+@pytest.fixture
+def other_brand(other_operator):
+    """Brand B: Sweden, SEK; another operator."""
+    return BrandFactory(operator=other_operator, code="brand-b", jurisdiction="SE", currencies=["SEK", "EUR"])
+
+
+@pytest.fixture
+def make_staff(roles):
+    """make_staff(role, brands=[...]) or make_staff(role, operator=op): a working staff user."""
+
+    def make(role: str | None = None, *, brands=(), operator=None, **kwargs):
+        brands = list(brands)
+        kwargs.setdefault("operator", operator or (brands[0].operator if brands else None))
+        return StaffUserFactory(role=role, brands=brands, operator_access=operator, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def superuser(db):
+    return StaffUserFactory(is_superuser=True, operator=None)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_client(api_client):
+    """staff_client(user): an API client signed in as this staff user."""
+
+    def make(user):
+        api_client.force_authenticate(user=user)
+        return api_client
+
+    return make
