@@ -14,10 +14,11 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 def _redis_url_for_worker(url: str) -> str:
-    """Each xdist worker gets its own Redis database, so flushing it is safe."""
+    """Each xdist worker gets its own Redis database (base + 1 + worker), so flushing it is safe."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    db = 1 + int(worker.removeprefix("gw") or 0)
     parts = urlparse(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base + 1 + int(worker.removeprefix("gw") or 0)
     return urlunparse(parts._replace(path=f"/{db}"))
 
 
