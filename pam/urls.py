@@ -9,6 +9,7 @@ from apps.core.api import views as core_api_views
 admin.site.site_header = "PAM back-office"
 admin.site.site_title = "PAM back-office"
 admin.site.index_title = "Operations"
+admin.site.site_url = None  # staff UI only; there is no public site to link to
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -93,7 +93,7 @@ class Player(models.Model):
     is_anonymous = False
 
     def __str__(self) -> str:
-        return f"{self.username} ({self.brand_id})"
+        return f"{self.username} #{self.pk}"
 
     # --- Status transitions: the only legal moves (django-fsm refuses the rest) ---------
     @transition(field=status, source=[Status.ACTIVE], target=Status.SUSPENDED)

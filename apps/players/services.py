@@ -168,7 +168,7 @@ def player_register(
     if duplicate.exists():
         raise AlreadyRegistered()
     try:
-        with transaction.atomic():
+        with transaction.atomic(), audit_as(actor or player):
             player.save()
     except IntegrityError as exc:
         # A concurrent registration won the race for the same username/email/id.
