@@ -15,7 +15,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # A local .env file is a convenience for developers; real deployments set the environment.
-if (BASE_DIR / ".env").is_file():
+if (BASE_DIR / ".env").is_file() and not env.bool("PAM_IGNORE_DOTENV", default=False):
     env.read_env(BASE_DIR / ".env")
 
 
@@ -159,6 +159,9 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=12)
 # --- Auth, staff access ----------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.StaffUser"
 AUTHENTICATION_BACKENDS = [
+    # axes first: it refuses a locked-out username/IP before any password is checked.
+    # (Tests sign in with force_login(user, backend=ModelBackend): axes' own backend
+    # authenticates nobody, so it cannot restore a session user.)
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
@@ -193,6 +196,7 @@ PLAYER_TOKEN_TTL_SECONDS = env.int("PLAYER_TOKEN_TTL_SECONDS", default=12 * 3600
 # --- Audit -----------------------------------------------------------------------------
 AUDITLOG_CID_GETTER = "apps.core.correlation.correlation_id_get"
 AUDITLOG_INCLUDE_ALL_MODELS = False  # models register themselves in their app's ready()
+AUDITLOG_MASK_CALLABLE = "apps.core.audit.mask_whole"
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -201,6 +205,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.DefaultCursorPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

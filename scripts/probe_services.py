@@ -1,6 +1,7 @@
 """Exit 0 when PostgreSQL and Redis answer at the given URLs; say what is missing otherwise."""
 
 import sys
+from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import redis
@@ -8,8 +9,11 @@ import redis
 
 def main(database_url: str, redis_url: str) -> int:
     missing = []
+    # The suite creates its own test database, so the server is what must answer: connect
+    # to its maintenance database, not to the (possibly absent) one named in the URL.
+    server = urlunparse(urlparse(database_url)._replace(scheme="postgresql", path="/postgres"))
     try:
-        with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), connect_timeout=3):
+        with psycopg.connect(server, connect_timeout=3):
             pass
     except psycopg.Error as exc:
         missing.append(f"PostgreSQL at {database_url}: {str(exc).strip().splitlines()[0]}")

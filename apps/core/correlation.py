@@ -14,7 +14,7 @@ _correlation_id: ContextVar[str | None] = ContextVar("pam_correlation_id", defau
 
 HEADER = "X-Correlation-ID"
 TASK_HEADER = "pam_correlation_id"
-_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_VALID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def correlation_id_new() -> str:
@@ -23,7 +23,9 @@ def correlation_id_new() -> str:
 
 def correlation_id_clean(candidate: str | None) -> str:
     """Return the candidate if it is a safe id, else a new id (never trust a header blindly)."""
-    if candidate and _VALID.match(candidate):
+    # fullmatch, not match with "$": "$" also matches before a trailing newline, which would
+    # let "abc\n" through into response headers (a 500), events and log lines.
+    if candidate and _VALID.fullmatch(candidate):
         return candidate
     return correlation_id_new()
 

@@ -24,7 +24,6 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import ClassVar
 
 from django.db import transaction
@@ -96,9 +95,16 @@ def publish(event: DomainEvent, *, actor) -> Event:
         correlation_id=correlation_id_ensure(),
         actor=actor_label(actor),
     )
+
+    # A named function, not functools.partial: Django logs a failed robust callback by its
+    # __qualname__, which a partial lacks, so the logging itself would raise and fail the
+    # caller after all (and drop the transaction's remaining on-commit callbacks).
+    def dispatch_after_commit() -> None:
+        _dispatch_after_commit(row.pk)
+
     # robust: a broker that is down must not fail the request that already committed;
     # the periodic sweep delivers what this misses.
-    transaction.on_commit(partial(_dispatch_after_commit, row.pk), robust=True)
+    transaction.on_commit(dispatch_after_commit, robust=True)
     return row
 
 

@@ -118,7 +118,11 @@ def outbox_sweep(*, limit: int = 500) -> int:
 
 
 def delivery_retry(*, delivery: EventDelivery, actor) -> bool:
-    """Give a dead or waiting delivery another go now, on a person's word (audited)."""
+    """Give a dead or waiting delivery another go now, on a person's word (audited).
+
+    Returns True when this delivery is done afterwards (other handlers of the event may
+    still be waiting).
+    """
     with transaction.atomic():
         locked = EventDelivery.objects.select_for_update().get(pk=delivery.pk)
         if locked.status == EventDelivery.Status.DONE:
@@ -134,4 +138,5 @@ def delivery_retry(*, delivery: EventDelivery, actor) -> bool:
             changes={"status": [previous, "pending"], "retry_requested_by": [None, str(actor)]},
             actor=actor if getattr(actor, "is_authenticated", False) else None,
         )
-    return event_dispatch(event_id=delivery.event_id, force=True)
+    event_dispatch(event_id=delivery.event_id, force=True)
+    return EventDelivery.objects.filter(pk=delivery.pk, status=EventDelivery.Status.DONE).exists()

@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -40,6 +41,14 @@ def exception_handler(exc, context):
         if exc.details:
             body["error"]["details"] = exc.details
         return Response(body, status=exc.http_status)
+    # Django's request-size guards raise these when DRF reads the body; unhandled, Django
+    # would answer with its HTML 400 page instead of the API's JSON error.
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("request_too_large", "The request body is too large."), status=413)
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response(
+            error_body("malformed_request", "The request has too many fields or files."), status=400
+        )
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body("invalid", "The request is not valid.", fields), status=400)
