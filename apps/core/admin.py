@@ -28,7 +28,9 @@ def audit_entries_visible_to(user):
     operator_ids = list(operators_administered_by(user).values_list("pk", flat=True))
     return LogEntry.objects.filter(
         Q(additional_data__brand_id__in=brand_ids)
-        | Q(additional_data__brand_id__isnull=True, additional_data__operator_id__in=operator_ids)
+        # `brand_id=None` matches the JSON null that operator-level rows store; `__isnull=True`
+        # would only match rows without the key, i.e. none of them.
+        | Q(additional_data__brand_id=None, additional_data__operator_id__in=operator_ids)
     )
 
 
@@ -88,7 +90,7 @@ class EventDeliveryAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin)
     @admin.action(description="Retry now", permissions=["retry"])
     def retry_now(self, request, queryset):
         delivered = sum(outbox.delivery_retry(delivery=d, actor=request.user) for d in queryset)
-        messages.info(request, f"{delivered} of {queryset.count()} event(s) delivered.")
+        messages.info(request, f"{delivered} of {queryset.count()} delivery(ies) now done.")
 
 
 admin.site.unregister(LogEntry)

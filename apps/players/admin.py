@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -18,10 +19,21 @@ class PlayerActionForm(helpers.ActionForm):
     )
 
 
-def _masked_column(name: str, label: str):
+def _masked_column(name: str, label: str, user):
+    """A list column of a personal data field, masked unless `user` may see it.
+
+    Made per request (get_list_display): the ModelAdmin instance is shared by every
+    request, so it must not hold the user (ASGI renders a response after other requests'
+    views have run; threaded servers run them side by side).
+    """
+
+    visible_by_brand: dict[int, bool] = {}
+
     @admin.display(description=label)
-    def column(self, obj):
-        if personal_data_visible(self.request_user, brand_id=obj.brand_id):
+    def column(obj):
+        if obj.brand_id not in visible_by_brand:
+            visible_by_brand[obj.brand_id] = personal_data_visible(user, brand_id=obj.brand_id)
+        if visible_by_brand[obj.brand_id]:
             return getattr(obj, name)
         return MASK if getattr(obj, name) else ""
 
@@ -52,11 +64,14 @@ class PlayerAdmin(ScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = None
     ordering = ["-id"]
 
-    email_display = _masked_column("email", "Email")
+    @admin.display(description="Email")
+    def email_display(self, obj):
+        # Fail-closed stand-in; get_list_display swaps in the column for the request's user.
+        return MASK if obj.email else ""
 
-    def changelist_view(self, request, extra_context=None):
-        self.request_user = request.user
-        return super().changelist_view(request, extra_context)
+    def get_list_display(self, request):
+        email_display = _masked_column("email", "Email", request.user)
+        return [email_display if column == "email_display" else column for column in self.list_display]
 
     def get_search_fields(self, request):
         # Without the personal-data permission a search must not become a way to test
@@ -64,6 +79,15 @@ class PlayerAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if request.user.has_perm("players.view_personal_data"):
             return ["=id", "username", "email", "last_name", "=national_id", "=mobile"]
         return ["=id", "username"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Hand-written filters (?email=..., ?national_id=...) are held to the same rule
+        # as search: no testing whether someone is a player without seeing personal data.
+        if lookup.split(LOOKUP_SEP, 1)[0] in PERSONAL_DATA_FIELDS and not (
+            request is not None and request.user.has_perm("players.view_personal_data")
+        ):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def get_fields(self, request, obj=None):
         base = [

@@ -1,3 +1,5 @@
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
@@ -79,7 +81,11 @@ class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return super().get_fieldsets(request, obj)
+            if request.user.is_superuser:
+                return super().get_fieldsets(request, obj)
+            # Operator admins may only create their own operator's staff (save_model refuses
+            # anyone without an operator), so the add form must ask for it.
+            return [*super().get_fieldsets(request, obj), ("Access", {"fields": ["operator"]})]
         access = ("Access", {"fields": ["operator", "groups", "brands"]})
         if request.user.is_superuser:
             return [
@@ -99,6 +105,9 @@ class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         if "brands" in form.base_fields:
+            # A copy for this form class: the declared field object is shared by every form
+            # class made from StaffUserForm, i.e. by every request.
+            form.base_fields["brands"] = copy.deepcopy(form.base_fields["brands"])
             form.base_fields["brands"].queryset = brands_visible_to(request.user)
             if obj is not None:
                 form.base_fields["brands"].initial = list(
@@ -115,6 +124,13 @@ class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Nobody widens their own access: roles and brands of one's own account are
+        # changed by another administrator (four eyes on privilege).
+        if obj is not None and obj.pk == request.user.pk and not request.user.is_superuser:
+            return ["operator", "groups", "brands", "is_active", "is_staff"]
+        return super().get_readonly_fields(request, obj)
 
     def save_model(self, request, obj, form, change):
         if not request.user.is_superuser and (obj.is_superuser or not obj.operator_id):

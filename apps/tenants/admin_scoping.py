@@ -44,6 +44,12 @@ class BrandListFilter(admin.RelatedFieldListFilter):
     def field_choices(self, field, request, model_admin):
         return [(b.pk, str(b)) for b in brands_visible_to(request.user).order_by("name")]
 
+    def has_output(self):
+        # Always shown, and so always applied: Django drops a filter without output and
+        # ignores its parameter, so ?brand__id__exact=<another brand> would list the
+        # user's own brand's rows under another brand's id.
+        return True
+
 
 class ReadOnlyAdminMixin:
     """For append-only records: visible to those with view permission, never editable."""

@@ -50,6 +50,8 @@ def _check_can_manage(actor, *, brands=(), operators=()) -> None:
 def _check_staff_manageable(actor, staff: StaffUser) -> None:
     if staff.is_superuser and not actor.is_superuser:
         raise AccessDenied("Only a superuser may change a superuser's access.")
+    if staff.pk == actor.pk and not actor.is_superuser:
+        raise AccessDenied("Nobody may change their own access; ask another administrator.")
     if not actor.is_superuser and staff.operator_id not in set(
         operators_administered_by(actor).values_list("pk", flat=True)
     ):
