@@ -9,12 +9,13 @@ class PlayersConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from apps.players.models import Player
+        from apps.players.models import PERSONAL_DATA_FIELDS, Player
 
-        # Personal data is masked in the audit trail as it is on screen; the password hash
-        # and login bookkeeping are not staff-editable and would only add noise.
+        # The audit trail says which personal data changed, when and by whom, never the
+        # values (AUDITLOG_MASK_CALLABLE masks them whole). The password hash and login
+        # bookkeeping are not staff-editable and would only add noise.
         auditlog.register(
             Player,
             exclude_fields=["password", "last_login_at"],
-            mask_fields=["national_id", "date_of_birth", "mobile", "address_line", "postcode"],
+            mask_fields=list(PERSONAL_DATA_FIELDS),
         )

@@ -11,7 +11,7 @@ class RegistrationRefused(PlayersError):
 
 class AlreadyRegistered(Conflict):
     code = "already_registered"
-    default_message = "A player with this username or email already exists on this brand."
+    default_message = "A player with this username, email or national id already exists on this brand."
 
 
 class InvalidCredentials(PlayersError):

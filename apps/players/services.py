@@ -80,6 +80,25 @@ def _mobile_clean(mobile: str, country: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _se_personnummer_canonical(number: str) -> str:
+    """YYYYMMDD-NNNN for a valid, compact personnummer.
+
+    The 10-digit form (YYMMDD-NNNN, with + from the year the person turns 100) and the
+    12-digit form name the same person; storing one spelling is what lets the unique
+    constraint refuse a second account for the same person.
+    """
+    from stdnum.se import personnummer
+
+    if len(number) == 13:
+        return f"{number[:8]}-{number[-4:]}"
+    century = personnummer.get_birth_date(number).year // 100
+    return f"{century}{number[:6]}-{number[-4:]}"
+
+
+# One stored spelling per national id, for the schemes whose compact form is not unique.
+_NATIONAL_ID_CANONICAL = {"stdnum.se.personnummer": _se_personnummer_canonical}
+
+
 def _national_id_clean(brand: Brand, national_id: str) -> str:
     scheme = jurisdiction_get(brand.jurisdiction).national_id_scheme
     if scheme is None:
@@ -88,9 +107,11 @@ def _national_id_clean(brand: Brand, national_id: str) -> str:
         raise ValidationError({"national_id": ["Required in this jurisdiction."]})
     module = importlib.import_module(scheme)
     try:
-        return module.compact(module.validate(national_id))
+        number = module.compact(module.validate(national_id))
     except StdnumValidationError as exc:
         raise ValidationError({"national_id": [f"Not a valid national id: {exc.message}"]}) from exc
+    canonical = _NATIONAL_ID_CANONICAL.get(scheme)
+    return canonical(number) if canonical else number
 
 
 def _profile_validate(player: Player) -> None:
@@ -155,7 +176,8 @@ def player_register(
     )
     _profile_validate(player)
     try:
-        validate_password(password)
+        # With the player as `user`, so the similarity validator sees username, names, email.
+        validate_password(password, user=player)
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from exc
     player.set_password(password)
@@ -259,6 +281,8 @@ def _profile_update(*, actor, player: Player, changes: dict, allowed: tuple[str,
             )
         if "national_id" in changes:
             changes["national_id"] = _national_id_clean(locked.brand, changes["national_id"])
+        if "postcode" in changes:
+            changes["postcode"] = changes["postcode"].strip().upper()
         changed = [name for name, value in changes.items() if getattr(locked, name) != value]
         if not changed:
             return []

@@ -23,7 +23,7 @@ class PlayerTokenAuthentication(authentication.BaseAuthentication):
         player = player_by_token(key)
         if player is None:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
-        if player.status != Player.Status.ACTIVE:
+        if player.status != Player.Status.ACTIVE or not player.brand.active:
             raise exceptions.AuthenticationFailed("This account cannot use the API.")
         return player, key
 
