@@ -42,6 +42,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs Redis (make test without services)"))
 
 
+@pytest.fixture(scope="session")
+def _empty_static_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("static")
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings, _empty_static_root):
+    # DEBUG is off in tests, so the settings pick the manifest storage, which needs a
+    # collectstatic run; pages under test only need the URLs. (An existing STATIC_ROOT
+    # keeps WhiteNoise from warning on every new client.)
+    settings.STATIC_ROOT = _empty_static_root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture(autouse=True)
 def _fast_hashing_and_clean_cache(settings):
     # Real hashing is tested where it matters; elsewhere it would only slow the suite.

@@ -1,5 +1,6 @@
 """factory_boy factories. Players are built directly (fast); registration tests use the service."""
 
+import importlib
 from datetime import date
 
 import factory
@@ -13,6 +14,18 @@ from apps.tenants.models import Brand, Operator, StaffUser
 
 PLAYER_PASSWORD = "player-pass-2026"
 STAFF_PASSWORD = "staff-pass-2026"
+
+
+def currencies_ensure() -> None:
+    """Put back the data migration's currencies: a transaction=True test's flush removes them."""
+    migration = importlib.import_module("apps.core.migrations.0002_currencies")
+    for code, name, exponent in migration.CURRENCIES:
+        Currency.objects.get_or_create(code=code, defaults={"name": name, "exponent": exponent})
+
+
+def currency_get(code: str) -> Currency:
+    currencies_ensure()
+    return Currency.objects.get(code=code)
 
 
 class OperatorFactory(factory.django.DjangoModelFactory):
@@ -37,10 +50,11 @@ class BrandFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.code.title())
     jurisdiction = "GB"
     currencies = ("GBP",)
-    default_currency = factory.LazyAttribute(lambda o: Currency.objects.get(code=o.currencies[0]))
+    default_currency = factory.LazyAttribute(lambda o: currency_get(o.currencies[0]))
 
     @classmethod
     def _create(cls, model_class, *args, currencies=("GBP",), **kwargs):
+        currencies_ensure()
         brand = super()._create(model_class, *args, **kwargs)
         brand.currencies.add(*Currency.objects.filter(code__in=currencies))
         return brand
