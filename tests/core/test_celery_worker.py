@@ -1,0 +1,197 @@
+"""Dispatch through a real broker: a real worker delivers, and a broker that is down fails nothing."""
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import ClassVar
+
+import kombu.pools
+import pytest
+from celery import signals
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from apps.core.actors import system_actor
+from apps.core.correlation import correlation_id_reset, correlation_id_set
+from apps.core.events import DomainEvent, publish, subscribe
+from apps.core.models import Event, EventDelivery
+from apps.core.outbox import outbox_sweep
+from pam.celery import app as celery_app
+from tests.core.handler_runs import run_record, runs_of
+
+EVENT_TYPE = "test.celery_worker_pigeon_sent"
+DEADLINE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class PigeonSent(DomainEvent):
+    event_type: ClassVar[str] = EVENT_TYPE
+    message: str
+
+
+# Threads the handler ran in (the test asserts it was not the test's own thread).
+handler_threads: list[int] = []
+
+
+@subscribe(EVENT_TYPE)
+def pigeon_handler(event: Event) -> None:
+    handler_threads.append(threading.get_ident())
+    run_record(event, "pigeon")
+
+
+def _close_worker_connections(sender=None, **kwargs) -> None:
+    # Tasks run in the worker's thread, which has its own Django connections; close them
+    # after each task so the test database has no stray sessions at flush and teardown.
+    # (Celery's Django fixup does this too; this does not depend on it.)
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        connections.close_all()
+
+
+def _reset_broker_pools() -> None:
+    """Drop pooled broker connections, so the next task publish connects to the current broker_url."""
+    # kombu keeps its pools in a process-wide registry; reset() closes them and empties it.
+    kombu.pools.reset()
+    celery_app._pool = None
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def celery_configured(**overrides):
+    """pam's Celery app with these settings for the block, restored afterwards."""
+    saved = {key: celery_app.conf[key] for key in overrides}
+    celery_app.conf.update(overrides)
+    _reset_broker_pools()
+    try:
+        yield celery_app
+    finally:
+        celery_app.conf.update(saved)
+        _reset_broker_pools()
+
+
+@contextlib.contextmanager
+def running_worker():
+    """pam's Celery app on this xdist worker's Redis database, with a real worker in a thread."""
+    with celery_configured(
+        broker_url=settings.REDIS_URL,
+        task_always_eager=False,
+        # The worker would otherwise take over the root logger (and with it pytest's capture).
+        worker_hijack_root_logger=False,
+    ):
+        signals.task_postrun.connect(_close_worker_connections, weak=False)
+        try:
+            with start_worker(
+                celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20
+            ) as worker:
+                yield worker
+        finally:
+            signals.task_postrun.disconnect(_close_worker_connections)
+            logging.captureWarnings(False)  # the worker's log setup turned it on
+
+
+def closed_port() -> int:
+    """A local TCP port nobody listens on (bound for a moment, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_dispatched(event: Event) -> Event:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        event.refresh_from_db()
+        if event.dispatched_at is not None:
+            return event
+        time.sleep(0.05)
+    raise AssertionError(f"event {event.pk} was not dispatched within {DEADLINE_SECONDS} s")
+
+
+def other_sessions_on_test_database() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture(autouse=True)
+def _forget_handler_threads():
+    handler_threads.clear()
+    yield
+    handler_threads.clear()
+
+
+@pytest.mark.celery_worker
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_delivers_a_committed_event_under_the_publishers_correlation_id():
+    config_before = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
+    with running_worker():
+        # given: a job with its own correlation id
+        token = correlation_id_set("cid-worker-1")
+        try:
+            # when: it publishes and commits; the dispatch goes to the broker, not in-process
+            with transaction.atomic():
+                event = publish(PigeonSent(message="hello"), actor=system_actor("test"))
+            assert handler_threads == []
+        finally:
+            correlation_id_reset(token)
+
+        # then: the worker delivered it
+        event = wait_until_dispatched(event)
+
+    assert handler_threads != []
+    assert threading.get_ident() not in handler_threads
+    run = runs_of("pigeon", event).get()
+    # the id crossed to the worker in the task header
+    assert run.cid == "cid-worker-1"
+    assert run.additional_data["correlation_id"] == "cid-worker-1"
+    assert event.correlation_id == "cid-worker-1"
+    # the task audits as the system user
+    assert run.actor.username == "system"
+    delivery = EventDelivery.objects.get(event=event)
+    assert (delivery.status, delivery.attempts) == ("done", 1)
+    # the worker thread left no session open on the test database
+    deadline = time.monotonic() + 5
+    while other_sessions_on_test_database() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert other_sessions_on_test_database() == 0
+    # and the app is configured as before for the rest of the suite
+    assert (celery_app.conf.broker_url, celery_app.conf.task_always_eager) == config_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_fails_nothing_that_committed_and_the_sweep_delivers_later(outbox_settings, caplog):
+    # given: a broker that cannot be reached
+    down = celery_configured(
+        broker_url=f"redis://127.0.0.1:{closed_port()}/0", task_always_eager=False, task_publish_retry=False
+    )
+    # when: a change publishes two events and commits
+    with down, caplog.at_level(logging.ERROR), transaction.atomic():
+        first = publish(PigeonSent(message="one"), actor=system_actor("test"))
+        second = publish(PigeonSent(message="two"), actor=system_actor("test"))
+
+    # then: the commit stands, each lost dispatch was logged (not raised), nothing delivered
+    assert set(Event.objects.values_list("pk", flat=True)) == {first.pk, second.pk}
+    lost = [r for r in caplog.records if r.getMessage().startswith("Error calling publish.<locals>.dispatch")]
+    assert len(lost) == 2
+    assert handler_threads == []
+    assert Event.objects.filter(dispatched_at__isnull=True).count() == 2
+
+    # when: the sweep runs after the grace period (tasks run eagerly again)
+    Event.objects.update(occurred_at=timezone.now() - timedelta(seconds=31))
+    tried = outbox_sweep()
+
+    # then
+    assert tried == 2
+    assert runs_of("pigeon", first).count() == 1
+    assert runs_of("pigeon", second).count() == 1
+    assert Event.objects.filter(dispatched_at__isnull=True).count() == 0
