@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.tenants",
     "apps.players",
+    "apps.wallet",
 ]
 
 MIDDLEWARE = [
@@ -132,9 +133,10 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ----------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-# Without a broker, tasks run eagerly in the calling process (the embedded default).
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker, tasks run eagerly in the calling process (the embedded default); the
+# in-memory transport is then named only so that nothing looks for a broker on localhost.
+CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -189,6 +191,10 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+
+# Staff balance adjustments above this many major units of the wallet's currency need a
+# second person's approval (four eyes).
+WALLET_ADJUSTMENT_FOUR_EYES_ABOVE = env.int("WALLET_ADJUSTMENT_FOUR_EYES_ABOVE", default=500)
 
 # Player API tokens expire; a player logs in again after this many seconds.
 PLAYER_TOKEN_TTL_SECONDS = env.int("PLAYER_TOKEN_TTL_SECONDS", default=12 * 3600)
