@@ -150,6 +150,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.core.tasks.outbox_sweep_task",
         "schedule": env.float("OUTBOX_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
+    "wallet-reconciliation": {
+        "task": "apps.wallet.tasks.reconciliation_run_task",
+        "schedule": env.float("WALLET_RECONCILIATION_INTERVAL_SECONDS", default=3600.0),
+    },
 }
 
 # --- Domain events ---------------------------------------------------------------------

@@ -60,3 +60,8 @@ def decimal_to_minor(value: str | Decimal, *, currency_exponent: int) -> int:
 def minor_to_decimal(minor: int, *, currency_exponent: int) -> Decimal:
     """Minor units as a Decimal with exactly the currency's decimals (1250, 2 -> 12.50)."""
     return Decimal(minor).scaleb(-currency_exponent).quantize(Decimal(1).scaleb(-currency_exponent))
+
+
+def money_format(minor: int, *, currency_exponent: int, currency_code: str) -> str:
+    """'12.50 EUR' for 1250 EUR cents; fixed-point, never scientific notation."""
+    return f"{format(minor_to_decimal(minor, currency_exponent=currency_exponent), 'f')} {currency_code}"

@@ -6,6 +6,7 @@ out here is taken away from everyone holding the role.
 """
 
 VIEW_TENANTS = ["tenants.view_operator", "tenants.view_brand"]
+VIEW_LEDGER = ["wallet.view_wallet", "wallet.view_ledgertransaction", "wallet.view_ledgerentry"]
 
 ROLES: dict[str, list[str]] = {
     "Compliance officer": [
@@ -16,16 +17,24 @@ ROLES: dict[str, list[str]] = {
         "players.export_players",
         "core.view_event",
         "auditlog.view_logentry",
+        *VIEW_LEDGER,
+        "wallet.view_adjustmentrequest",
+        "wallet.approve_adjustment",
+        "wallet.view_reconciliationmismatch",
     ],
     "Support agent": [
         *VIEW_TENANTS,
         "players.view_player",
         "players.view_personal_data",
         "players.change_player",
+        *VIEW_LEDGER,
+        "wallet.view_adjustmentrequest",
+        "wallet.adjust_balance",
     ],
     "Payments reviewer": [
         *VIEW_TENANTS,
         "players.view_player",
+        *VIEW_LEDGER,
     ],
     "Brand admin": [
         *VIEW_TENANTS,
@@ -43,6 +52,9 @@ ROLES: dict[str, list[str]] = {
         "tenants.manage_staff_access",
         "players.view_player",
         "auditlog.view_logentry",
+        "wallet.view_houseaccount",
+        "wallet.view_reconciliationrun",
+        "wallet.view_reconciliationmismatch",
     ],
     # Read-only everything in their brands, personal data included (auditors check it).
     "Auditor": [
@@ -53,5 +65,10 @@ ROLES: dict[str, list[str]] = {
         "core.view_event",
         "core.view_eventdelivery",
         "auditlog.view_logentry",
+        *VIEW_LEDGER,
+        "wallet.view_houseaccount",
+        "wallet.view_adjustmentrequest",
+        "wallet.view_reconciliationrun",
+        "wallet.view_reconciliationmismatch",
     ],
 }

@@ -130,7 +130,7 @@ class LedgerTransaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk} {self.amount} {self.currency_id}"
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class LedgerEntry(models.Model):
@@ -199,11 +199,16 @@ class AdjustmentRequest(models.Model):
 
 
 class ReconciliationRun(models.Model):
+    """One check that every wallet equals its entries and every transaction sums to zero."""
+
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     wallets_checked = models.PositiveIntegerField(default=0)
     transactions_checked = models.PositiveIntegerField(default=0)
+    # Transactions are checked once: each run starts after the last one's highest id.
+    last_transaction_id = models.BigIntegerField(default=0)
     mismatches = models.PositiveIntegerField(default=0)
+    actor = models.CharField(max_length=100, blank=True)
 
     def __str__(self) -> str:
         return f"reconciliation #{self.pk} ({self.mismatches} mismatches)"
