@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "apps.tenants",
     "apps.players",
     "apps.wallet",
+    "apps.games",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +137,7 @@ else:
 # Without a broker, tasks run eagerly in the calling process (the embedded default); the
 # in-memory transport is then named only so that nothing looks for a broker on localhost.
 CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

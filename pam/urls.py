@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/player/", include("apps.players.api.player_urls")),
     path("api/v1/staff/", include("apps.tenants.api.urls")),
     path("api/v1/staff/", include("apps.players.api.staff_urls")),
+    path("integrations/hub88/", include("apps.games.providers.hub88.urls")),
     path("healthz", core_api_views.healthz, name="healthz"),
 ]
 

@@ -7,6 +7,7 @@ out here is taken away from everyone holding the role.
 
 VIEW_TENANTS = ["tenants.view_operator", "tenants.view_brand"]
 VIEW_LEDGER = ["wallet.view_wallet", "wallet.view_ledgertransaction", "wallet.view_ledgerentry"]
+VIEW_GAMES = ["games.view_game", "games.view_gamesession", "games.view_round"]
 
 ROLES: dict[str, list[str]] = {
     "Compliance officer": [
@@ -21,6 +22,7 @@ ROLES: dict[str, list[str]] = {
         "wallet.view_adjustmentrequest",
         "wallet.approve_adjustment",
         "wallet.view_reconciliationmismatch",
+        *VIEW_GAMES,
     ],
     "Support agent": [
         *VIEW_TENANTS,
@@ -30,6 +32,7 @@ ROLES: dict[str, list[str]] = {
         *VIEW_LEDGER,
         "wallet.view_adjustmentrequest",
         "wallet.adjust_balance",
+        *VIEW_GAMES,
     ],
     "Payments reviewer": [
         *VIEW_TENANTS,
@@ -39,6 +42,9 @@ ROLES: dict[str, list[str]] = {
     "Brand admin": [
         *VIEW_TENANTS,
         "tenants.change_brand",
+        "games.view_game",
+        "games.view_hub88integration",
+        "games.change_hub88integration",
         "players.view_player",
         "auditlog.view_logentry",
     ],
@@ -55,6 +61,9 @@ ROLES: dict[str, list[str]] = {
         "wallet.view_houseaccount",
         "wallet.view_reconciliationrun",
         "wallet.view_reconciliationmismatch",
+        "games.view_game",
+        "games.view_hub88integration",
+        "games.change_hub88integration",
     ],
     # Read-only everything in their brands, personal data included (auditors check it).
     "Auditor": [
@@ -70,5 +79,7 @@ ROLES: dict[str, list[str]] = {
         "wallet.view_adjustmentrequest",
         "wallet.view_reconciliationrun",
         "wallet.view_reconciliationmismatch",
+        *VIEW_GAMES,
+        "games.view_hub88integration",
     ],
 }

@@ -533,15 +533,28 @@ def transaction_rollback(
                 raise RollbackRefused(f"A {target.kind} cannot be rolled back here.", code="not_reversible")
             earlier = LedgerTransaction.objects.filter(reverses=target).first()
             if earlier is not None and (earlier.source, earlier.external_id) != (source, external_id):
-                # Undone already, by another rollback id: nothing more to undo.
-                return WalletResult(
-                    transaction_id=earlier.pk,
+                # Undone already, by another rollback id: nothing more to undo, but this id is
+                # recorded (no movement, no link to the target) so that it is spent like any
+                # other key: a repeat is a replay, a reuse for another target a conflict.
+                return _post(
+                    wallet=wallet,
                     kind=Kind.ROLLBACK,
-                    wallet_id=wallet.pk,
-                    currency=wallet.currency_id,
-                    amount=earlier.amount,
-                    replayed=True,
-                    **_balances(wallet.pk),
+                    source=source,
+                    external_id=external_id,
+                    amount=target.amount,
+                    actor=actor,
+                    movement=None,
+                    house_kind=None,
+                    event_class=events.TransactionRolledBack,
+                    round_ref=round_ref,
+                    game_ref=game_ref,
+                    fingerprint_extra=fingerprint_extra,
+                    metadata={
+                        **(metadata or {}),
+                        "target": target_external_id,
+                        "already_undone_by": earlier.pk,
+                    },
+                    event_extra={"reversed_transaction_id": target.pk},
                 )
             parts = _parts(target)
             movement, params = {

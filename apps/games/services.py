@@ -1,0 +1,173 @@
+"""Writes of the games domain: game sessions and the rounds projected from wallet events.
+
+Money is not moved here: bets, wins and rollbacks go through apps.wallet.services, and
+provider adapters (providers/hub88) call those directly. This module opens and closes
+the sessions the adapters check, and keeps the Round projection the handlers feed.
+"""
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.actors import system_actor
+from apps.core.events import publish
+from apps.games.events import GameSessionOpened, GameSessionsClosed
+from apps.games.exceptions import GameUnavailable, PlayerNotActive, SessionRefused
+from apps.games.models import Game, GameSession, Round
+from apps.players.models import Player
+from apps.wallet.exceptions import InvalidAmount
+from apps.wallet.services import wallet_get_or_create
+
+ROUND_KINDS = ("bet", "win", "rollback")
+
+
+# --- sessions ---------------------------------------------------------------------------
+
+
+def game_session_open(
+    *, player: Player, game: Game, currency_code: str, actor, ttl: timedelta
+) -> tuple[GameSession, str]:
+    """Open a session of `game` for `player`, playing from their wallet in `currency_code`.
+
+    Returns the session and its token; the token is not stored (only its SHA-256) and
+    cannot be shown again. Refuses an inactive game (GameUnavailable), a player who is
+    not active or a closed brand (PlayerNotActive) and a currency the brand does not
+    offer (SessionRefused). Makes the wallet on first use. Publishes games.session_opened.
+    """
+    if not game.active:
+        raise GameUnavailable(f"{game} is not active.")
+    if ttl <= timedelta(0):
+        raise SessionRefused("A session must last some time.", code="ttl_invalid")
+    # The status as committed now, not as the caller's copy of the player says. (A
+    # suspension racing this is caught by the bet, which checks the status again.)
+    current = Player.objects.select_related("brand").get(pk=player.pk)
+    if current.status != Player.Status.ACTIVE or not current.brand.active:
+        raise PlayerNotActive(f"Player {player.pk} is {current.status}.")
+    try:
+        wallet = wallet_get_or_create(player=current, currency_code=currency_code)
+    except InvalidAmount as exc:
+        raise SessionRefused(exc.message, code="currency_not_offered") from exc
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        session = GameSession.objects.create(
+            player_id=player.pk,
+            brand_id=current.brand_id,
+            wallet=wallet,
+            game=game,
+            token_hash=GameSession.hash_token(token),
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        publish(
+            GameSessionOpened(
+                session_id=session.pk,
+                player_id=player.pk,
+                brand_id=current.brand_id,
+                provider=game.provider,
+                game_code=game.code,
+                currency=wallet.currency_id,
+                expires_at=session.expires_at.isoformat(),
+            ),
+            actor=actor,
+        )
+    return session, token
+
+
+def game_session_by_token(token) -> GameSession | None:
+    """The session a token was issued for, live or not (callers decide what expiry means)."""
+    if not isinstance(token, str) or not token:
+        return None
+    return (
+        GameSession.objects.select_related("player", "brand", "wallet", "wallet__currency", "game")
+        .filter(token_hash=GameSession.hash_token(token))
+        .first()
+    )
+
+
+def game_sessions_close_for_player(player_id: int, *, actor=None) -> int:
+    """End every open session of the player now (exclusion, suspension); returns how many.
+
+    Closed sessions take no new bets; wins and rollbacks of their rounds are still paid.
+    Idempotent: closing again closes nothing more and publishes nothing.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            GameSession.objects.select_for_update()
+            .filter(player_id=player_id, closed_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        GameSession.objects.filter(pk__in=ids).update(closed_at=now)
+        brand_id = Player.objects.filter(pk=player_id).values_list("brand_id", flat=True).first()
+        publish(
+            GameSessionsClosed(player_id=player_id, brand_id=brand_id, session_ids=ids),
+            actor=actor or system_actor("games"),
+        )
+    return len(ids)
+
+
+# --- rounds -----------------------------------------------------------------------------
+
+
+def round_record(
+    *,
+    event_id: int,
+    occurred_at: datetime,
+    provider: str,
+    round_ref: str,
+    wallet_id: int,
+    brand_id: int,
+    game_code: str,
+    kind: str,
+    transaction_id: int,
+    amount: int,
+    reversed_transaction_id: int | None = None,
+    round_closed: bool = False,
+) -> Round:
+    """Apply one wallet movement (announced by event `event_id`) to its round.
+
+    Idempotent by event id and independent of the order events arrive in: the round
+    keeps what each event announced and recomputes its totals from all of them, so a
+    rollback delivered before its bet still ends up cancelling it. Locks the round row,
+    so concurrent deliveries of one round's events queue instead of losing an update.
+    A round, once closed, stays closed.
+    """
+    if kind not in ROUND_KINDS:
+        raise ValueError(f"not a round movement: {kind}")
+    with transaction.atomic():
+        created_round, _ = Round.objects.get_or_create(
+            provider=provider,
+            round_ref=round_ref,
+            wallet_id=wallet_id,
+            defaults={"brand_id": brand_id, "opened_at": occurred_at},
+        )
+        game_round = Round.objects.select_for_update().get(pk=created_round.pk)
+        key = str(event_id)
+        if key in game_round.applied:
+            return game_round
+        game_round.applied[key] = [kind, transaction_id, amount, reversed_transaction_id]
+        game_round.bet_total, game_round.win_total = _round_totals(game_round.applied)
+        game_round.opened_at = min(game_round.opened_at, occurred_at)
+        if round_closed and game_round.status == Round.Status.OPEN:
+            game_round.status = Round.Status.CLOSED
+            game_round.closed_at = occurred_at
+        if game_round.game_id is None and game_code:
+            game_round.game = Game.objects.filter(provider=provider, code=game_code).first()
+        game_round.save()
+    return game_round
+
+
+def _round_totals(applied: dict) -> tuple[int, int]:
+    """(bets, wins) of the round, each without the transactions a rollback undid."""
+    undone = {reversed_id for kind, _txn, _amount, reversed_id in applied.values() if kind == "rollback"}
+    totals = {"bet": 0, "win": 0}
+    for kind, txn, amount, _reversed in applied.values():
+        if kind in totals and txn not in undone:
+            totals[kind] += amount
+    return totals["bet"], totals["win"]
