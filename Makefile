@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
 	SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false
 
-.PHONY: run test lint migrations-check lock benchmark clean
+.PHONY: run test lint migrations-check lock benchmark benchmark-wallet clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,17 @@ lint: $(VENV)/.dev
 
 migrations-check: $(VENV)/.dev
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+## benchmark-wallet: raw SQL vs wallet service vs Hub88 over HTTP, on PostgreSQL (a few minutes; see benchmarks/README.md)
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/15
+BENCH_ARGS ?=
+$(VENV)/.bench: benchmarks/requirements.txt $(VENV)/.runtime
+	$(PIP) -r benchmarks/requirements.txt
+	@touch $@
+
+benchmark-wallet: $(VENV)/.bench
+	$(BIN)/python benchmarks/wallet.py --database-url "$(BENCH_DATABASE_URL)" --broker-url "$(BENCH_BROKER_URL)" $(BENCH_ARGS)
 
 ## lock: recompile the pinned requirements from requirements*.in (needs pip-tools)
 lock:
