@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from apps.core.actors import actor_label, audit_as
@@ -43,6 +43,8 @@ from apps.wallet.movements import BUCKETS, ENTRY_SIGN, MOVEMENTS, update_sql
 
 Kind = LedgerTransaction.Kind
 House = HouseAccount.Kind
+# The ledger's columns are BIGINT: a larger amount is refused, not left to the database.
+MAX_AMOUNT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ def _post(
     event_extra: dict | None = None,
 ) -> WalletResult:
     """Claim, guard, move, record, publish: the body of every money service."""
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
         raise InvalidAmount("Amounts are non-negative integers of the currency's minor unit.")
     if not source or not external_id:
         raise InvalidAmount("A source and an external id are required.", code="idempotency_key_required")
@@ -278,7 +280,12 @@ def _post(
         if movement is None or not amount and not params:
             old = new = _balances(wallet.pk)
         else:
-            moved = _move(wallet, movement, {"a": amount, **(params or {})})
+            try:
+                moved = _move(wallet, movement, {"a": amount, **(params or {})})
+            except DataError as exc:  # a bucket would pass BIGINT; the atomic block undoes the claim
+                raise InvalidAmount(
+                    "The amount would take a balance out of range.", code="amount_out_of_range"
+                ) from exc
             if moved is None:
                 raise InsufficientFunds(balance=_balances(wallet.pk))
             old, new = moved
@@ -505,6 +512,11 @@ def transaction_rollback(
     balances and no new movement. A win is undone in full even when the cash has been
     spent since: what cash cannot cover becomes debt.
     """
+    if not source or not external_id or not target_external_id:
+        # Checked before a tombstone could be claimed under an empty (or NULL) target id.
+        raise InvalidAmount(
+            "A source, an external id and the target's id are required.", code="idempotency_key_required"
+        )
     fingerprint_extra = (target_external_id,)
     for _attempt in range(3):
         with transaction.atomic():
@@ -645,7 +657,7 @@ def bonus_convert(*, wallet: Wallet, amount: int, source: str, external_id: str,
 
 
 def _positive(amount) -> None:
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
         raise InvalidAmount("The amount must be a positive integer of minor units.")
 
 
