@@ -108,7 +108,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
+_on_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _on_postgres and env.bool("DATABASE_POOL", default=False):
     # Under ASGI each request runs in a fresh thread context, and without a pool Django
     # opens a PostgreSQL connection per request (measured: 100 requests, 100 sessions).
     # Pooling requires CONN_MAX_AGE 0: the pool keeps the connections instead.
