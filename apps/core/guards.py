@@ -36,6 +36,10 @@ class WalletOperation:
     amount: int  # minor units
     game_ref: str = ""
     round_ref: str = ""
+    source: str = ""  # the idempotency source: "hub88", "paymentiq", "staff", ...
+    # A rollback that moves money: the kind of the transaction it undoes ("bet", "win");
+    # "" for everything else, including a rollback that finds its target already undone.
+    reverses_kind: str = ""
 
 
 WalletGuard = Callable[[WalletOperation], None]

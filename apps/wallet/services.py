@@ -235,6 +235,7 @@ def _post(
     metadata: dict | None = None,
     precheck=None,
     event_extra: dict | None = None,
+    reverses_kind: str = "",
 ) -> WalletResult:
     """Claim, guard, move, record, publish: the body of every money service."""
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
@@ -275,6 +276,8 @@ def _post(
                 amount=amount,
                 game_ref=game_ref,
                 round_ref=round_ref,
+                source=source,
+                reverses_kind=reverses_kind,
             )
         )
         if movement is None or not amount and not params:
@@ -588,6 +591,7 @@ def transaction_rollback(
                 round_ref=round_ref,
                 game_ref=game_ref,
                 reverses_id=target.pk,
+                reverses_kind="" if target.kind == Kind.TOMBSTONE else str(target.kind),
                 fingerprint_extra=fingerprint_extra,
                 metadata={**(metadata or {}), "target": target_external_id},
                 event_extra={"reversed_transaction_id": target.pk},

@@ -59,6 +59,7 @@ def test_a_refusing_guard_vetoes_the_bet_and_nothing_is_written(guard, funded_wa
             amount=1_000,
             game_ref="starburst",
             round_ref="r-9",
+            source=GAME,
         )
     ]
 
@@ -130,3 +131,21 @@ def test_guards_are_asked_about_every_kind_of_movement(guard, funded_wallet, kin
 
     assert [op.kind for op in seen] == [kind]
     assert snapshot() == before
+
+
+def test_a_rollback_tells_the_guards_what_it_undoes_and_a_repeat_undoes_nothing(guard, funded_wallet):
+    bet(funded_wallet, 1_000, "b-1")
+    win(funded_wallet, 300, "w-1", "b-1")
+    seen = guard(refuse=lambda op: False)
+
+    rollback(funded_wallet, "rb-win", "w-1")
+    rollback(funded_wallet, "rb-bet", "b-1")
+    rollback(funded_wallet, "rb-bet-again", "b-1")  # another id for an undone bet: no movement
+    rollback(funded_wallet, "rb-unknown", "b-never-seen")  # a tombstone: nothing to undo
+
+    assert [(op.kind, op.reverses_kind, op.source) for op in seen] == [
+        ("rollback", "win", GAME),
+        ("rollback", "bet", GAME),
+        ("rollback", "", GAME),
+        ("rollback", "", GAME),
+    ]
