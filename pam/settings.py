@@ -118,6 +118,14 @@ if _on_postgres and env.bool("DATABASE_POOL", default=False):
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
     }
+if _on_postgres and env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+    # Parameters travel apart from the SQL, so psycopg prepares a statement the fifth time
+    # a connection runs it: the wallet's statements then skip PostgreSQL's parse and plan
+    # (0.5 ms for the movement UPDATE). Set false behind a transaction-mode pooler that
+    # cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the write lock instead of failing at once: the embedded default serves
     # HTTP, websockets and eager tasks from one process with several threads.
@@ -172,6 +180,7 @@ CELERY_BEAT_SCHEDULE = {
 # sweep (the after-commit dispatch may have been lost with a crashed process or broker).
 OUTBOX_SWEEP_GRACE_SECONDS = env.int("OUTBOX_SWEEP_GRACE_SECONDS", default=30)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=12)
+OUTBOX_RELAY_INTERVAL_SECONDS = env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=0.05)
 
 # --- Auth, staff access ----------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.StaffUser"

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from apps.core.correlation import correlation_id_reset, correlation_id_set
 from apps.core.events import Subscription, subscriptions_for
 from apps.core.models import Event, EventDelivery
 
@@ -39,7 +40,14 @@ def event_dispatch(*, event_id: int, force: bool = False) -> bool:
         return False
     if event.dispatched_at is not None:
         return True
-    delivered = [_deliver(event, sub, force=force) for sub in subscriptions_for(event.type)]
+    # Handlers run under the correlation id of the change that published the event, however
+    # the event reached this process (its own task, a relay's batch, the sweep).
+    token = correlation_id_set(event.correlation_id) if event.correlation_id else None
+    try:
+        delivered = [_deliver(event, sub, force=force) for sub in subscriptions_for(event.type)]
+    finally:
+        if token is not None:
+            correlation_id_reset(token)
     if all(delivered):
         Event.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
         return True

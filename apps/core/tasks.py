@@ -16,3 +16,10 @@ def event_dispatch_task(event_id: int) -> bool:
 def outbox_sweep_task() -> int:
     with audit_as(system_actor("outbox")):
         return outbox.outbox_sweep()
+
+
+@shared_task(acks_late=True)
+def event_dispatch_batch_task(event_ids: list[int]) -> int:
+    """Dispatch a batch handed over by a process's relay; returns how many completed."""
+    with audit_as(system_actor("outbox")):
+        return sum(outbox.event_dispatch(event_id=event_id) for event_id in event_ids)

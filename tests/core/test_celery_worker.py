@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from apps.core.correlation import correlation_id_reset, correlation_id_set
 from apps.core.events import DomainEvent, publish, subscribe
 from apps.core.models import Event, EventDelivery
 from apps.core.outbox import outbox_sweep
+from apps.core.relay import EventRelay, relay
 from pam.celery import app as celery_app
 from tests.core.handler_runs import run_record, runs_of
 
@@ -175,14 +177,18 @@ def test_broker_down_fails_nothing_that_committed_and_the_sweep_delivers_later(o
         broker_url=f"redis://127.0.0.1:{closed_port()}/0", task_always_eager=False, task_publish_retry=False
     )
     # when: a change publishes two events and commits
-    with down, caplog.at_level(logging.ERROR), transaction.atomic():
-        first = publish(PigeonSent(message="one"), actor=system_actor("test"))
-        second = publish(PigeonSent(message="two"), actor=system_actor("test"))
+    with down, caplog.at_level(logging.ERROR):
+        with transaction.atomic():
+            first = publish(PigeonSent(message="one"), actor=system_actor("test"))
+            second = publish(PigeonSent(message="two"), actor=system_actor("test"))
+        # the commit returned at once; the relay's thread tries the broker
+        assert relay.flush(timeout=10)
 
-    # then: the commit stands, each lost dispatch was logged (not raised), nothing delivered
+    # then: the commit stands, the lost hand-off was logged (not raised), nothing delivered
     assert set(Event.objects.values_list("pk", flat=True)) == {first.pk, second.pk}
-    lost = [r for r in caplog.records if r.getMessage().startswith("Error calling publish.<locals>.dispatch")]
-    assert len(lost) == 2
+    lost = [r for r in caplog.records if r.getMessage().startswith("event relay: could not hand")]
+    assert lost
+    assert sum(int(r.getMessage().split()[5]) for r in lost) == 2
     assert handler_threads == []
     assert Event.objects.filter(dispatched_at__isnull=True).count() == 2
 
@@ -195,3 +201,52 @@ def test_broker_down_fails_nothing_that_committed_and_the_sweep_delivers_later(o
     assert runs_of("pigeon", first).count() == 1
     assert runs_of("pigeon", second).count() == 1
     assert Event.objects.filter(dispatched_at__isnull=True).count() == 0
+
+
+@pytest.mark.celery_worker
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_hands_a_burst_of_commits_to_the_broker_in_a_few_messages(settings):
+    settings.OUTBOX_RELAY_INTERVAL_SECONDS = 1.0
+    published: list[list[int]] = []
+
+    def count(sender=None, body=None, **kwargs):
+        if sender == "apps.core.tasks.event_dispatch_batch_task":
+            published.append(list(body[0][0]))
+
+    signals.before_task_publish.connect(count, weak=False)
+    try:
+        with running_worker():
+            # when: twenty changes commit one after another, each with its own event
+            events = []
+            for i in range(20):
+                with transaction.atomic():
+                    events.append(publish(PigeonSent(message=f"burst {i}"), actor=system_actor("test")))
+            assert relay.flush(timeout=10)
+
+            # then: every event reached the worker and was delivered
+            for event in events:
+                wait_until_dispatched(event)
+    finally:
+        signals.before_task_publish.disconnect(count)
+
+    # in far fewer broker messages than events (the first at once, the rest gathered),
+    # together carrying every id exactly once
+    assert 1 <= len(published) <= 3
+    assert sorted(i for batch in published for i in batch) == sorted(e.pk for e in events)
+    assert [runs_of("pigeon", e).count() for e in events] == [1] * 20
+
+
+def test_a_forked_process_starts_its_own_relay_thread():
+    fresh = EventRelay()
+    fresh._start_if_needed()
+    first = fresh._thread
+    fresh._start_if_needed()
+    assert fresh._thread is first  # the same process keeps its thread
+
+    fresh._pid = -1  # what a forked child sees: its parent's relay, whose thread it lacks
+    fresh._start_if_needed()
+
+    assert fresh._thread is not first
+    assert fresh._thread.is_alive()
+    assert fresh._pid == os.getpid()

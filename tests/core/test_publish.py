@@ -56,7 +56,7 @@ def test_publish_outside_a_transaction_is_refused_and_writes_nothing():
     assert not transaction.get_connection().in_atomic_block
 
     # when / then
-    with pytest.raises(RuntimeError, match=r"publish\(\) must be called inside the transaction"):
+    with pytest.raises(RuntimeError, match=r"events must be written inside the transaction"):
         publish(ThingHappened(thing="stray"), actor=system_actor("test"))
 
     assert Event.objects.count() == 0
