@@ -353,7 +353,7 @@ class Worker:
 
 def baseline_statements() -> dict[str, str]:
     """The SQL of apps.wallet.services for a bet and a win, verbatim in shape."""
-    from apps.wallet.movements import MOVEMENTS, update_sql  # plain Python: no Django involved
+    from apps.wallet.movements import MOVEMENTS, post_sql  # plain Python: no Django involved
 
     claim = (
         "INSERT INTO wallet_ledgertransaction (wallet_id, brand_id, kind, source, external_id,"
@@ -363,27 +363,16 @@ def baseline_statements() -> dict[str, str]:
         " %(payment_ref)s, %(reverses)s, %(actor)s, %(cid)s, %(metadata)s::jsonb, %(now)s)"
         " ON CONFLICT (source, external_id) DO NOTHING RETURNING id"
     )
-    entries = (
-        "INSERT INTO wallet_ledgerentry (transaction_id, wallet_id, bucket, house_account_id, amount)"
-        " VALUES (%s, %s, %s, NULL, %s), (%s, NULL, '', (SELECT id FROM wallet_houseaccount"
-        " WHERE brand_id = %s AND currency_id = %s AND kind = %s), %s)"
-    )
-    event = (
-        'INSERT INTO "core_event" ("type", "brand_id", "player_id", "payload", "occurred_at",'
-        ' "correlation_id", "actor", "dispatched_at") VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)'
-        ' RETURNING "core_event"."id"'
-    )
     return {
         "claim": claim,
-        "bet_update": update_sql(MOVEMENTS["debit_playable"], vendor="postgresql"),
-        "win_update": update_sql(MOVEMENTS["credit_cash"], vendor="postgresql"),
-        "entries": entries,
+        # The movement, its entries and its outbox event: one statement, as the service.
+        "bet_post": post_sql(MOVEMENTS["debit_playable"]),
+        "win_post": post_sql(MOVEMENTS["credit_cash"]),
         "bet_lock": (
             "SELECT id, kind, wallet_id FROM wallet_ledgertransaction"
             " WHERE source = %s AND external_id = %s FOR SHARE"
         ),
-        "reversed": 'SELECT 1 AS "a" FROM "wallet_ledgertransaction" WHERE "reverses_id" = %s LIMIT 1',
-        "event": event,
+        "reversed": "SELECT EXISTS (SELECT 1 FROM wallet_ledgertransaction WHERE reverses_id = %s)",
     }
 
 
@@ -407,7 +396,7 @@ class BaselineWorker(Worker):
         self.actor = "provider:bench"
         self.lock_holds: list[float] | None = None  # analysis: UPDATE done -> COMMIT done
 
-    def _post(self, *, kind, external_id, amount, update, round_ref, metadata, lock_bet=None):
+    def _post(self, *, kind, external_id, amount, post, round_ref, metadata, lock_bet=None):
         w = self.wallet
         fp = fingerprint(kind, w["id"], CURRENCY, amount, round_ref, GAME_CODE, "", *(lock_bet or ()))
         conn = self.conn
@@ -441,21 +430,8 @@ class BaselineWorker(Worker):
                     if bet_kind != "bet" or bet_wallet != w["id"]:
                         raise RuntimeError("bet not standing")
                     cur.execute(self.sql["reversed"], (bet_pk,))
-                    if cur.fetchone() is not None:
+                    if cur.fetchone()[0]:
                         raise RuntimeError("bet rolled back")
-                cur.execute(update, {"wallet": w["id"], "a": amount})
-                row = cur.fetchone()
-                locked_at = time.perf_counter()
-                if row is None:
-                    raise RuntimeError("insufficient funds")
-                old, new = dict(zip(BUCKETS, row[:4], strict=True)), dict(zip(BUCKETS, row[4:], strict=True))
-                changed = [(b, ENTRY_SIGN[b] * (new[b] - old[b])) for b in BUCKETS if new[b] != old[b]]
-                # The workload moves one bucket per operation (cash): one wallet entry + the house.
-                (bucket, delta), total = changed[0], sum(d for _, d in changed)
-                cur.execute(
-                    self.sql["entries"],
-                    (txn_id, w["id"], bucket, delta, txn_id, w["brand_id"], CURRENCY, "games", -total),
-                )
                 payload = {
                     "transaction_id": txn_id,
                     "wallet_id": w["id"],
@@ -463,28 +439,36 @@ class BaselineWorker(Worker):
                     "brand_id": w["brand_id"],
                     "currency": CURRENCY,
                     "amount": amount,
-                    "cash": new["cash"],
-                    "bonus": new["bonus"],
-                    "reserved": new["reserved"],
-                    "debt": new["debt"],
+                    "cash": 0,
+                    "bonus": 0,
+                    "reserved": 0,
+                    "debt": 0,
                     "round_ref": round_ref,
                     "game_ref": GAME_CODE,
                     "payment_ref": "",
                     "metadata": metadata,
                 }
                 cur.execute(
-                    self.sql["event"],
-                    (
-                        f"wallet.{'bet_placed' if kind == 'bet' else 'win_settled'}",
-                        w["brand_id"],
-                        w["player_id"],
-                        json.dumps(payload),
-                        datetime.now(UTC),
-                        self.cid,
-                        self.actor,
-                    ),
+                    post,
+                    {
+                        "wallet": w["id"],
+                        "a": amount,
+                        "txn": txn_id,
+                        "brand": w["brand_id"],
+                        "currency": CURRENCY,
+                        "house_kind": "games",
+                        "ev_type": f"wallet.{'bet_placed' if kind == 'bet' else 'win_settled'}",
+                        "ev_player": w["player_id"],
+                        "ev_payload": json.dumps(payload),
+                        "ev_at": datetime.now(UTC),
+                        "ev_cid": self.cid,
+                        "ev_actor": self.actor,
+                    },
                 )
-                cur.fetchone()
+                row = cur.fetchone()
+                locked_at = time.perf_counter()
+                if row is None:
+                    raise RuntimeError("insufficient funds")
             conn.commit()
             if self.lock_holds is not None:
                 self.lock_holds.append(time.perf_counter() - locked_at)
@@ -497,7 +481,7 @@ class BaselineWorker(Worker):
             kind="bet",
             external_id=bet_id,
             amount=BET_AMOUNT,
-            update=self.sql["bet_update"],
+            post=self.sql["bet_post"],
             round_ref=round_id,
             metadata={},
         )
@@ -507,7 +491,7 @@ class BaselineWorker(Worker):
             kind="win",
             external_id=win_id,
             amount=amount,
-            update=self.sql["win_update"],
+            post=self.sql["win_post"],
             round_ref=round_id,
             metadata={"bet": bet_id},
             lock_bet=(bet_id,),
@@ -1236,6 +1220,42 @@ def _cumulative(
     return found
 
 
+@contextlib.contextmanager
+def statements_observed(after):
+    """Call after(sql) as each statement returns, whether Django's cursor sent it or
+    apps.core.hotpath (the wallet's fixed statements, which Django's wrappers never see)."""
+    from django.db import connection
+
+    from apps.core import hotpath
+
+    originals = hotpath.fetchone, hotpath.execute
+
+    def fetchone(sql, params):
+        try:
+            return originals[0](sql, params)
+        finally:
+            after(sql)
+
+    def execute(sql, params):
+        try:
+            return originals[1](sql, params)
+        finally:
+            after(sql)
+
+    def wrapper(execute_, sql, params, many, context):
+        try:
+            return execute_(sql, params, many, context)
+        finally:
+            after(sql)
+
+    hotpath.fetchone, hotpath.execute = fetchone, execute
+    try:
+        with connection.execute_wrapper(wrapper):
+            yield
+    finally:
+        hotpath.fetchone, hotpath.execute = originals
+
+
 def analysis_service(wallet: dict, args) -> dict:
     """(b) against (a) serially in this process, a cProfile of (b), statements per operation."""
     from django.db import connection
@@ -1276,11 +1296,9 @@ def analysis_service(wallet: dict, args) -> dict:
     holds: list[float] = []
     state: dict = {}
 
-    def note_update(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if sql.startswith("UPDATE wallet_wallet"):
+    def note_update(sql):
+        if sql.startswith(("UPDATE wallet_wallet", "WITH u AS (UPDATE wallet_wallet")):
             state["locked_at"] = time.perf_counter()
-        return result
 
     django_commit = connection._commit
 
@@ -1291,23 +1309,24 @@ def analysis_service(wallet: dict, args) -> dict:
 
     connection._commit = timed_commit
     try:
-        with connection.execute_wrapper(note_update):
+        with statements_observed(note_update):
             serial(service, pairs)
     finally:
         del connection._commit
     report["b_lock_hold_us"] = _median(holds) * 1e6
 
-    # What-if: the same service on a connection with server-side binding and prepared
-    # statements (DATABASES OPTIONS server_side_binding=True, prepare_threshold=5).
-    from django.db.backends.postgresql.base import Cursor, ServerBindingCursor
+    # What-if: the same service with Django's own default, client-side binding and no
+    # prepared statements (pam turns both on: DATABASE_SERVER_SIDE_BINDING).
+    from django.db.backends.postgresql.base import Cursor
 
     connection.ensure_connection()
     raw = connection.connection
-    raw.cursor_factory, raw.prepare_threshold = ServerBindingCursor, 5
+    saved = raw.cursor_factory, raw.prepare_threshold
+    raw.cursor_factory, raw.prepare_threshold = Cursor, None
     try:
-        report["b_serial_us_prepared"] = serial(service, pairs)
+        report["b_serial_us_client_binding"] = serial(service, pairs)
     finally:
-        raw.cursor_factory, raw.prepare_threshold = Cursor, None
+        raw.cursor_factory, raw.prepare_threshold = saved
 
     # The after-commit dispatch (a broker publish) in and out of the operation.
     original = core_events._dispatch_after_commit
@@ -1326,11 +1345,10 @@ def analysis_service(wallet: dict, args) -> dict:
     # Statements per operation, as Django sends them.
     statements: list[str] = []
 
-    def record(execute, sql, params, many, context):
+    def record(sql):
         statements.append(" ".join(sql.split())[:110])
-        return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(record):
+    with statements_observed(record):
         service.pair()
     report["b_statements_per_pair"] = statements
 
@@ -1346,11 +1364,12 @@ def analysis_service(wallet: dict, args) -> dict:
             "whole operation (_post)": ("apps/wallet/services.py", "_post"),
             "psycopg execute (round trip + binding)": ("psycopg/cursor.py", "execute"),
             "commit (atomic __exit__)": ("django/db/transaction.py", "__exit__"),
-            "publish(): Event.objects.create": ("apps/core/events.py", "publish"),
-            "after-commit dispatch (Celery delay)": ("apps/core/events.py", "_dispatch_after_commit"),
+            "after-commit hand-off to the relay": (
+                "apps/core/events.py",
+                "_dispatch_after_commit",
+            ),
             "_claim": ("apps/wallet/services.py", "_claim"),
-            "_move": ("apps/wallet/services.py", "_move"),
-            "_write_entries": ("apps/wallet/services.py", "_write_entries"),
+            "move + entries + event, one statement": ("apps/wallet/services.py", "_move_record_publish"),
             "_fingerprint": ("apps/wallet/services.py", "_fingerprint"),
             "win precheck (bet FOR SHARE + rolled-back check)": (
                 "apps/wallet/services.py",
@@ -1372,18 +1391,30 @@ def analysis_explain(wallet: dict, args) -> str:
     with psycopg.connect(libpq_conninfo(args.database_url)) as conn:
         with conn.cursor() as cur:
             cur.execute(
-                f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql['bet_update']}", {"wallet": wallet["id"], "a": 1}
-            )
-            out.append("bet UPDATE:\n" + "\n".join("    " + r[0] for r in cur.fetchall()))
-            cur.execute(
                 "SELECT id FROM wallet_ledgertransaction WHERE wallet_id = %s LIMIT 1", (wallet["id"],)
             )
             txn_id = cur.fetchone()[0]
             cur.execute(
-                f"EXPLAIN (ANALYZE, COSTS OFF) {sql['entries']}",
-                (txn_id, wallet["id"], "cash", -1, txn_id, wallet["brand_id"], CURRENCY, "games", 1),
+                f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql['bet_post']}",
+                {
+                    "wallet": wallet["id"],
+                    "a": 1,
+                    "txn": txn_id,
+                    "brand": wallet["brand_id"],
+                    "currency": CURRENCY,
+                    "house_kind": "games",
+                    "ev_type": "wallet.bet_placed",
+                    "ev_player": wallet["player_id"],
+                    "ev_payload": "{}",
+                    "ev_at": datetime.now(UTC),
+                    "ev_cid": "explain",
+                    "ev_actor": "provider:bench",
+                },
             )
-            out.append("entries INSERT:\n" + "\n".join("    " + r[0] for r in cur.fetchall()))
+            out.append(
+                "bet: UPDATE + entries + event, one statement:\n"
+                + "\n".join("    " + r[0] for r in cur.fetchall())
+            )
         conn.rollback()
     return "\n".join(out)
 
@@ -1786,9 +1817,9 @@ def analysis_run(wallets: list[dict], args, ledger: Ledger, hub: dict | None) ->
     )
     print(
         f"serial, one connection, distinct wallet (us per op): (a) {a_srv:.0f} (server binding, prepared),"
-        f" (a) {a_cli:.0f} (client binding, as Django), (b) {b:.0f},"
+        f" (a) {a_cli:.0f} (client binding, Django's default), (b) {b:.0f},"
         f" (b) without the after-commit dispatch {service['b_serial_us_without_dispatch']:.0f},"
-        f" (b) with server-side binding and prepared statements {service['b_serial_us_prepared']:.0f};"
+        f" (b) with client-side binding, unprepared {service['b_serial_us_client_binding']:.0f};"
         f" one Celery publish to Redis: {service['dispatch_publish_us']:.0f} us"
     )
     print(
@@ -1923,7 +1954,10 @@ def analysis_hub88(wallet: dict, hub: dict, args) -> dict:
             "integration by brand": ("hub88/selectors.py", "hub88_integration_for_brand"),
             "game lookup (game_get)": ("apps/games/selectors.py", "game_get"),
             "wallet service (_post)": ("apps/wallet/services.py", "_post"),
-            "after-commit dispatch (Celery delay)": ("apps/core/events.py", "_dispatch_after_commit"),
+            "after-commit hand-off to the relay": (
+                "apps/core/events.py",
+                "_dispatch_after_commit",
+            ),
             "psycopg execute (round trip + binding)": ("psycopg/cursor.py", "execute"),
         },
     )
@@ -1933,13 +1967,12 @@ def analysis_hub88(wallet: dict, hub: dict, args) -> dict:
 
     statements: list[str] = []
 
-    def record(execute, sql, params, many, context):
+    def record(sql):
         statements.append(" ".join(sql.split())[:110])
-        return execute(sql, params, many, context)
 
     worker2 = HubWorker(port=0, hub=hub, pairs=1, index=1, tag="analysis-sql", wallet=wallet, seed=3)
     bet, win, amount = worker2.prepared.pop()
-    with connection.execute_wrapper(record):
+    with statements_observed(record):
         call(bet)
         call(win)
     worker2.bets, worker2.wins, worker2.succeeded = BET_AMOUNT, amount, 2

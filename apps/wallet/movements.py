@@ -8,6 +8,7 @@ to retry. The ledger entries are derived afterwards from the old and new values,
 movement cannot disagree with its entries.
 """
 
+import functools
 from dataclasses import dataclass
 
 BUCKETS = ("cash", "bonus", "reserved", "debt")
@@ -15,7 +16,7 @@ BUCKETS = ("cash", "bonus", "reserved", "debt")
 ENTRY_SIGN = {"cash": 1, "bonus": 1, "reserved": 1, "debt": -1}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: update_sql caches per movement
 class Movement:
     """SET expressions (bucket -> SQL over o.*) and the condition that must hold."""
 
@@ -78,6 +79,7 @@ MOVEMENTS = {
 }
 
 
+@functools.cache
 def update_sql(movement: Movement, *, vendor: str) -> str:
     """The UPDATE for one movement; on PostgreSQL it also returns the old values.
 
@@ -104,3 +106,39 @@ def update_sql(movement: Movement, *, vendor: str) -> str:
         f"RETURNING {new}"
     )
     return sql.replace("LEAST(", "MIN(")  # SQLite's two-argument MIN is LEAST
+
+
+@functools.cache
+def post_sql(movement: Movement) -> str:
+    """PostgreSQL: the movement, its entries and its outbox event in ONE statement.
+
+    The wallet row is locked from this statement until COMMIT, so everything that can be
+    done before it (claim, guards, building the event) is, and nothing is left between it
+    and the commit: a hot wallet queues only for this statement and the commit.
+
+    `u` is the conditional UPDATE (no row: refused, and nothing else is written); the
+    entries are the bucket changes, and the house account (%(house_kind)s, NULL for an
+    internal movement) takes the opposite of their sum; the event's payload gets the new
+    balances. Returns the old and new buckets and the event's id.
+    """
+    update = update_sql(movement, vendor="postgresql")
+    old = ", ".join(f"o.{b} AS old_{b}" for b in BUCKETS)
+    new = ", ".join(f"wallet_wallet.{b} AS new_{b}" for b in BUCKETS)
+    update = update.replace(update[update.index("RETURNING") :], f"RETURNING {old}, {new}")
+    deltas = {b: f"{ENTRY_SIGN[b]} * (u.new_{b} - u.old_{b})" for b in BUCKETS}
+    wallet_rows = ", ".join(f"(%(wallet)s::bigint, '{b}', NULL::bigint, {deltas[b]})" for b in BUCKETS)
+    total = " + ".join(f"({d})" for d in deltas.values())
+    balances = ", ".join(f"'{b}', u.new_{b}" for b in BUCKETS)
+    return (
+        f"WITH u AS ({update}), "
+        "e AS (INSERT INTO wallet_ledgerentry (transaction_id, wallet_id, bucket, house_account_id, amount)"
+        " SELECT %(txn)s, x.wallet_id, x.bucket, x.house, x.amount FROM u CROSS JOIN LATERAL (VALUES"
+        f" {wallet_rows}, (NULL::bigint, '', (SELECT h.id FROM wallet_houseaccount h WHERE h.brand_id ="
+        " %(brand)s AND h.currency_id = %(currency)s AND h.kind = %(house_kind)s), -(" + total + ")))"
+        " AS x (wallet_id, bucket, house, amount) WHERE x.amount <> 0), "
+        "ev AS (INSERT INTO core_event (type, brand_id, player_id, payload, occurred_at, correlation_id,"
+        f" actor) SELECT %(ev_type)s, %(brand)s, %(ev_player)s, %(ev_payload)s::jsonb || jsonb_build_object("
+        f"{balances}), %(ev_at)s, %(ev_cid)s, %(ev_actor)s FROM u RETURNING id) "
+        f"SELECT {', '.join(f'u.old_{b}' for b in BUCKETS)}, {', '.join(f'u.new_{b}' for b in BUCKETS)},"
+        " (SELECT id FROM ev) FROM u"
+    )

@@ -15,17 +15,20 @@ Contract of every money service here:
   lock cycle and nothing to retry. House accounts are only inserted into, never updated.
 """
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
+from apps.core import hotpath
 from apps.core.actors import actor_label, audit_as
 from apps.core.correlation import correlation_id_ensure
-from apps.core.events import publish
+from apps.core.events import outbox_row, outbox_row_insert, outbox_row_written, publish
 from apps.core.guards import WalletOperation, wallet_guards_check
 from apps.tenants.permissions import user_can
 from apps.wallet import events
@@ -39,7 +42,7 @@ from apps.wallet.exceptions import (
     TransactionRolledBack,
 )
 from apps.wallet.models import AdjustmentRequest, HouseAccount, LedgerTransaction, Wallet
-from apps.wallet.movements import BUCKETS, ENTRY_SIGN, MOVEMENTS, update_sql
+from apps.wallet.movements import BUCKETS, ENTRY_SIGN, MOVEMENTS, post_sql, update_sql
 
 Kind = LedgerTransaction.Kind
 House = HouseAccount.Kind
@@ -87,9 +90,7 @@ def wallet_get_or_create(*, player, currency_code: str) -> Wallet:
 
 
 def _balances(wallet_id: int) -> dict[str, int]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(BUCKETS)} FROM wallet_wallet WHERE id = %s", [wallet_id])
-        row = cursor.fetchone()
+    row = hotpath.fetchone(f"SELECT {', '.join(BUCKETS)} FROM wallet_wallet WHERE id = %s", [wallet_id])
     return dict(zip(BUCKETS, row, strict=True))
 
 
@@ -135,17 +136,15 @@ def _claim(
         "metadata": json.dumps(metadata),
         "now": timezone.now(),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO wallet_ledgertransaction (wallet_id, brand_id, kind, source, external_id,"
-            " fingerprint, amount, currency_id, round_ref, game_ref, payment_ref, reverses_id, actor,"
-            " correlation_id, metadata, created_at) VALUES (%(wallet)s, %(brand)s, %(kind)s, %(source)s,"
-            " %(external_id)s, %(fingerprint)s, %(amount)s, %(currency)s, %(round_ref)s, %(game_ref)s,"
-            f" %(payment_ref)s, %(reverses)s, %(actor)s, %(cid)s, %(metadata)s{jsonb}, %(now)s)"
-            " ON CONFLICT (source, external_id) DO NOTHING RETURNING id",
-            params,
-        )
-        row = cursor.fetchone()
+    row = hotpath.fetchone(
+        "INSERT INTO wallet_ledgertransaction (wallet_id, brand_id, kind, source, external_id,"
+        " fingerprint, amount, currency_id, round_ref, game_ref, payment_ref, reverses_id, actor,"
+        " correlation_id, metadata, created_at) VALUES (%(wallet)s, %(brand)s, %(kind)s, %(source)s,"
+        " %(external_id)s, %(fingerprint)s, %(amount)s, %(currency)s, %(round_ref)s, %(game_ref)s,"
+        f" %(payment_ref)s, %(reverses)s, %(actor)s, %(cid)s, %(metadata)s{jsonb}, %(now)s)"
+        " ON CONFLICT (source, external_id) DO NOTHING RETURNING id",
+        params,
+    )
     return row[0] if row else None
 
 
@@ -171,48 +170,84 @@ def _replay(*, wallet: Wallet, source: str, external_id: str, fingerprint: str, 
     )
 
 
-def _move(wallet: Wallet, movement: str, params: dict) -> tuple[dict, dict] | None:
-    """Apply one movement; (old, new) balances, or None when its condition refused it."""
-    vendor = connection.vendor
-    sql = update_sql(MOVEMENTS[movement], vendor=vendor)
-    with connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute(sql, {"wallet": wallet.pk, **params})
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            return dict(zip(BUCKETS, row[:4], strict=True)), dict(zip(BUCKETS, row[4:], strict=True))
-        old = _balances(wallet.pk)
-        cursor.execute(sql, {"wallet": wallet.pk, **params})
-        row = cursor.fetchone()
-        return None if row is None else (old, dict(zip(BUCKETS, row, strict=True)))
+def _move_record_publish(
+    wallet: Wallet, movement: str, params: dict, txn_id: int, house_kind: str | None, event, actor
+) -> dict[str, int]:
+    """Move the money, write the entries and the event; the new balances.
+
+    Raises InsufficientFunds when the movement's condition refuses it, InvalidAmount when a
+    bucket would leave BIGINT (the caller's atomic block then undoes the claim too).
+    """
+    row = outbox_row(event, actor=actor)
+    try:
+        if connection.vendor == "postgresql":
+            moved = hotpath.fetchone(
+                post_sql(MOVEMENTS[movement]),
+                {
+                    **params,
+                    "wallet": wallet.pk,
+                    "txn": txn_id,
+                    "brand": wallet.brand_id,
+                    "currency": wallet.currency_id,
+                    "house_kind": house_kind,
+                    "ev_type": row.type,
+                    "ev_player": row.player_id,
+                    "ev_payload": json.dumps(row.payload, cls=DjangoJSONEncoder),
+                    "ev_at": row.occurred_at,
+                    "ev_cid": row.correlation_id,
+                    "ev_actor": row.actor,
+                },
+            )
+        else:
+            moved = _move_in_steps(wallet, movement, params, txn_id, house_kind)
+    except DataError as exc:
+        raise InvalidAmount(
+            "The amount would take a balance out of range.", code="amount_out_of_range"
+        ) from exc
+    if moved is None:
+        raise InsufficientFunds(balance=_balances(wallet.pk))
+    old, new = dict(zip(BUCKETS, moved[:4], strict=True)), dict(zip(BUCKETS, moved[4:8], strict=True))
+    if house_kind is None and any(old[b] != new[b] for b in BUCKETS):
+        total = sum(ENTRY_SIGN[b] * (new[b] - old[b]) for b in BUCKETS)
+        if total:  # on PostgreSQL the entries' one-side CHECK has refused it already
+            raise AssertionError(f"an internal movement changed the wallet's total by {total}")
+    row.payload.update(new)
+    event_id = moved[8] if moved[8] is not None else outbox_row_insert(row)
+    outbox_row_written(row, event_id)
+    return new
 
 
-def _write_entries(txn_id: int, wallet: Wallet, old: dict, new: dict, house_kind: str | None) -> None:
-    """Wallet entries are the bucket changes; the house account takes the opposite sum."""
-    rows, params = [], []
+def _move_in_steps(wallet: Wallet, movement: str, params: dict, txn_id: int, house_kind: str | None):
+    """SQLite (the embedded default): what post_sql does, a statement at a time. SQLite cannot
+    return the old row from an UPDATE, so it is read first (SQLite has one writer at a time)."""
+    old = _balances(wallet.pk)
+    row = hotpath.fetchone(
+        update_sql(MOVEMENTS[movement], vendor=connection.vendor), {"wallet": wallet.pk, **params}
+    )
+    if row is None:
+        return None
+    new = dict(zip(BUCKETS, row, strict=True))
+    rows, values = [], []
     total = 0
     for bucket in BUCKETS:
         amount = ENTRY_SIGN[bucket] * (new[bucket] - old[bucket])
         if amount:
             rows.append("(%s, %s, %s, NULL, %s)")
-            params += [txn_id, wallet.pk, bucket, amount]
+            values += [txn_id, wallet.pk, bucket, amount]
             total += amount
-    if total:
-        if house_kind is None:
-            raise AssertionError(f"an internal movement changed the wallet's total by {total}")
+    if total and house_kind is not None:
         rows.append(
             "(%s, NULL, '', (SELECT id FROM wallet_houseaccount"
             " WHERE brand_id = %s AND currency_id = %s AND kind = %s), %s)"
         )
-        params += [txn_id, wallet.brand_id, wallet.currency_id, house_kind, -total]
+        values += [txn_id, wallet.brand_id, wallet.currency_id, house_kind, -total]
     if rows:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO wallet_ledgerentry (transaction_id, wallet_id, bucket, house_account_id, amount)"
-                f" VALUES {', '.join(rows)}",
-                params,
-            )
+        hotpath.execute(
+            "INSERT INTO wallet_ledgerentry (transaction_id, wallet_id, bucket, house_account_id, amount)"
+            f" VALUES {', '.join(rows)}",
+            values,
+        )
+    return (*old.values(), *new.values(), None)
 
 
 def _post(
@@ -280,36 +315,29 @@ def _post(
                 reverses_kind=reverses_kind,
             )
         )
-        if movement is None or not amount and not params:
-            old = new = _balances(wallet.pk)
-        else:
-            try:
-                moved = _move(wallet, movement, {"a": amount, **(params or {})})
-            except DataError as exc:  # a bucket would pass BIGINT; the atomic block undoes the claim
-                raise InvalidAmount(
-                    "The amount would take a balance out of range.", code="amount_out_of_range"
-                ) from exc
-            if moved is None:
-                raise InsufficientFunds(balance=_balances(wallet.pk))
-            old, new = moved
-            _write_entries(txn_id, wallet, old, new, house_kind)
-        publish(
-            event_class(
-                transaction_id=txn_id,
-                wallet_id=wallet.pk,
-                player_id=wallet.player_id,
-                brand_id=wallet.brand_id,
-                currency=wallet.currency_id,
-                amount=amount,
-                round_ref=round_ref,
-                game_ref=game_ref,
-                payment_ref=payment_ref,
-                metadata=metadata or {},
-                **new,
-                **(event_extra or {}),
-            ),
-            actor=actor,
+        # The balances in the event are the new ones; the statement that moves the money
+        # fills them in (zeros until then).
+        event = event_class(
+            transaction_id=txn_id,
+            wallet_id=wallet.pk,
+            player_id=wallet.player_id,
+            brand_id=wallet.brand_id,
+            currency=wallet.currency_id,
+            amount=amount,
+            round_ref=round_ref,
+            game_ref=game_ref,
+            payment_ref=payment_ref,
+            metadata=metadata or {},
+            **dict.fromkeys(BUCKETS, 0),
+            **(event_extra or {}),
         )
+        if movement is None or not amount and not params:
+            new = _balances(wallet.pk)
+            publish(dataclasses.replace(event, **new), actor=actor)
+        else:
+            new = _move_record_publish(
+                wallet, movement, {"a": amount, **(params or {})}, txn_id, house_kind, event, actor
+            )
     return WalletResult(
         transaction_id=txn_id,
         kind=str(kind),
@@ -457,7 +485,10 @@ def win_settle(
         bet = _bet_share_locked(source, bet_external_id)
         if bet is None or bet["wallet_id"] != wallet.pk or bet["kind"] not in (Kind.BET, Kind.TOMBSTONE):
             raise TransactionNotFound("The bet this win refers to does not exist.")
-        if bet["kind"] == Kind.TOMBSTONE or LedgerTransaction.objects.filter(reverses_id=bet["pk"]).exists():
+        # A second statement on purpose: it takes a fresh snapshot after the share lock was
+        # granted, so it sees a rollback that committed while this waited. (An EXISTS inside
+        # the locking SELECT would read the older snapshot and let the win through.)
+        if bet["kind"] == Kind.TOMBSTONE or _reversed(bet["pk"]):
             raise TransactionRolledBack("The bet this win refers to was rolled back.")
 
     return _post(
@@ -481,14 +512,19 @@ def win_settle(
 def _bet_share_locked(source: str, external_id: str) -> dict | None:
     """The bet row, share-locked against a concurrent rollback (which locks it for update)."""
     lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, kind, wallet_id FROM wallet_ledgertransaction"
-            f" WHERE source = %s AND external_id = %s{lock}",
-            [source, external_id],
-        )
-        row = cursor.fetchone()
+    row = hotpath.fetchone(
+        "SELECT id, kind, wallet_id FROM wallet_ledgertransaction"
+        f" WHERE source = %s AND external_id = %s{lock}",
+        [source, external_id],
+    )
     return None if row is None else {"pk": row[0], "kind": row[1], "wallet_id": row[2]}
+
+
+def _reversed(transaction_id: int) -> bool:
+    """Whether a rollback has undone this transaction (as of this statement's snapshot)."""
+    return hotpath.fetchone(
+        "SELECT EXISTS (SELECT 1 FROM wallet_ledgertransaction WHERE reverses_id = %s)", [transaction_id]
+    )[0]
 
 
 def _lock_target(source: str, external_id: str) -> LedgerTransaction | None:
