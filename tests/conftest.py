@@ -65,7 +65,14 @@ def _fast_hashing_and_clean_cache(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
+    from apps.games.providers.hub88.selectors import integration_cache_clear
+    from apps.games.selectors import catalogue_cache_clear
+
     cache.clear()
+    # Per-process caches of the provider doors: a test's rolled-back rows must not be
+    # served to the next test.
+    catalogue_cache_clear()
+    integration_cache_clear()
     yield
 
 

@@ -5,19 +5,23 @@ provider adapters (providers/hub88) call those directly. This module opens and c
 the sessions the adapters check, and keeps the Round projection the handlers feed.
 """
 
+import functools
 import secrets
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 
 from apps.core.actors import system_actor
 from apps.core.events import publish
+from apps.core.models import Currency
 from apps.games.events import GameSessionOpened, GameSessionsClosed
 from apps.games.exceptions import GameUnavailable, PlayerNotActive, SessionRefused
 from apps.games.models import Game, GameSession, Round
 from apps.players.models import Player
+from apps.tenants.models import Brand
 from apps.wallet.exceptions import InvalidAmount
+from apps.wallet.models import Wallet
 from apps.wallet.services import wallet_get_or_create
 
 ROUND_KINDS = ("bet", "win", "rollback")
@@ -77,17 +81,64 @@ def game_session_open(
 
 
 def game_session_by_token(token) -> GameSession | None:
-    """The session a token was issued for, live or not (callers decide what expiry means)."""
+    """The session a token was issued for, live or not (callers decide what expiry means).
+
+    With its player (status), brand (active), wallet (with its currency) and game loaded by
+    one narrow query: this runs on every provider call, and the ORM's five-table
+    select_related cost more to compile than the query costs to run. The related objects
+    carry only the columns named here; any other field is loaded on first access.
+    """
     if not isinstance(token, str) or not token:
         return None
-    # get(), not first(): the hash is unique, and first() would add the model's ORDER BY to
-    # the hottest lookup of the Hub88 adapter (measured: ~2.5 ms of 12 ms per request).
-    try:
-        return GameSession.objects.select_related(
-            "player", "brand", "wallet", "wallet__currency", "game"
-        ).get(token_hash=GameSession.hash_token(token))
-    except GameSession.DoesNotExist:
+    with connection.cursor() as cursor:
+        cursor.execute(_session_by_token_sql(), [GameSession.hash_token(token)])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    values = iter(row)
+    session = GameSession.from_db(
+        DEFAULT_DB_ALIAS, _session_fields(), [next(values) for _ in _session_fields()]
+    )
+    session.player = Player.from_db(
+        DEFAULT_DB_ALIAS, ["id", "brand_id", "status"], [session.player_id, session.brand_id, next(values)]
+    )
+    session.brand = Brand.from_db(DEFAULT_DB_ALIAS, ["id", "active"], [session.brand_id, next(values)])
+    wallet = Wallet.from_db(
+        DEFAULT_DB_ALIAS,
+        ["id", "player_id", "brand_id", "currency_id"],
+        [session.wallet_id, next(values), next(values), next(values)],
+    )
+    wallet.currency = Currency.from_db(
+        DEFAULT_DB_ALIAS, ["code", "exponent"], [wallet.currency_id, next(values)]
+    )
+    session.wallet = wallet
+    session.game = Game.from_db(
+        DEFAULT_DB_ALIAS,
+        ["id", "provider", "code", "product", "active"],
+        [session.game_id, next(values), next(values), next(values), next(values)],
+    )
+    return session
+
+
+@functools.cache
+def _session_fields() -> list[str]:
+    return [field.attname for field in GameSession._meta.concrete_fields]
+
+
+@functools.cache
+def _session_by_token_sql() -> str:
+    columns = ", ".join(f"s.{name}" for name in _session_fields())
+    return (
+        f"SELECT {columns}, p.status, b.active, w.player_id, w.brand_id, w.currency_id, c.exponent,"  # noqa: S608
+        " g.provider, g.code, g.product, g.active"
+        f" FROM {GameSession._meta.db_table} s"
+        f" JOIN {Player._meta.db_table} p ON p.id = s.player_id"
+        f" JOIN {Brand._meta.db_table} b ON b.id = s.brand_id"
+        f" JOIN {Wallet._meta.db_table} w ON w.id = s.wallet_id"
+        f" JOIN {Currency._meta.db_table} c ON c.code = w.currency_id"
+        f" JOIN {Game._meta.db_table} g ON g.id = s.game_id"
+        " WHERE s.token_hash = %s"
+    )
 
 
 def game_sessions_close_for_player(player_id: int, *, actor=None) -> int:
