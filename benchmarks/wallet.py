@@ -1665,11 +1665,12 @@ def _main(args, executors, slots, servers, results, started) -> int:
     )
     print(
         "(a) = raw psycopg, no Django, no broker publish; per bet: BEGIN; INSERT wallet_ledgertransaction"  # noqa: S608 - prose
-        " ... ON CONFLICT (source, external_id) DO NOTHING RETURNING id; UPDATE wallet_wallet SET ..."
-        " FROM (SELECT ... FOR UPDATE) o WHERE ... AND (o.cash + o.bonus >= amount) RETURNING old, new"
-        " [movements.update_sql(debit_playable)]; INSERT wallet_ledgerentry (the wallet's entry, and the"
-        " house's via its subselect); INSERT core_event RETURNING id; COMMIT. Per win the same with"
-        " credit_cash, plus SELECT the bet FOR SHARE and SELECT 1 ... WHERE reverses_id = the bet LIMIT 1"
+        " ... ON CONFLICT (source, external_id) DO NOTHING RETURNING id; then ONE statement that moves,"
+        " records and announces [movements.post_sql(debit_playable)]: WITH u AS (UPDATE wallet_wallet"
+        " SET ... FROM (SELECT ... FOR UPDATE) o WHERE ... AND (o.cash + o.bonus >= amount) RETURNING"
+        " old, new), INSERT wallet_ledgerentry (the bucket changes and the house's opposite), INSERT"
+        " core_event (payload || new balances); COMMIT. Per win the same with credit_cash, plus SELECT"
+        " the bet FOR SHARE and SELECT EXISTS (... WHERE reverses_id = the bet)"
         f" (as win_settle). {binding}."
     )
     hub = None

@@ -122,7 +122,7 @@ if _on_postgres and env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
     # Parameters travel apart from the SQL, so psycopg prepares a statement the fifth time
     # a connection runs it: the wallet's statements then skip PostgreSQL's parse and plan
     # (0.5 ms for the movement UPDATE). Set false behind a transaction-mode pooler that
-    # cannot keep prepared statements.
+    # cannot keep prepared statements: Django's default then, nothing prepared.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=5)
     )

@@ -107,3 +107,26 @@ def test_env_secret_prefers_the_file_and_falls_back_to_the_variable(monkeypatch,
     monkeypatch.delenv("PAM_TEST_TOKEN_FILE")
     monkeypatch.delenv("PAM_TEST_TOKEN")
     assert env_secret("PAM_TEST_TOKEN", default="fallback") == "fallback"
+
+
+def _database_options(**environ: str) -> str:
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; o = settings.DATABASES['default'].get('OPTIONS', {});"
+        " print(o.get('server_side_binding'), o.get('prepare_threshold'))",
+        DEBUG="true",
+        DATABASE_URL="postgres://pam@127.0.0.1:5432/pam",
+        **environ,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]  # after the shell's own banner
+
+
+def test_postgresql_binds_server_side_and_prepares_repeated_statements_by_default():
+    assert _database_options() == "True 5"
+    assert _database_options(DATABASE_PREPARE_THRESHOLD="10") == "True 10"
+
+
+def test_behind_a_pooler_binding_and_preparing_can_be_switched_off():
+    assert _database_options(DATABASE_SERVER_SIDE_BINDING="false") == "None None"
