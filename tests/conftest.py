@@ -65,7 +65,12 @@ def _fast_hashing_and_clean_cache(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
+    from apps.compliance.selectors import rules_cache_clear
+    from apps.games.selectors import game_product_cache_clear
+
     cache.clear()
+    rules_cache_clear()
+    game_product_cache_clear()
     yield
 
 

@@ -1,5 +1,7 @@
 """Reads of the games domain; every staff list goes through one `*_visible_to` selector."""
 
+import time
+
 from django.db.models import QuerySet
 
 from apps.games.models import Game, GameSession, Round
@@ -28,3 +30,29 @@ def game_get(*, provider: str, code) -> Game | None:
     if not isinstance(code, str) or not code:
         return None
     return Game.objects.filter(provider=provider, code=code).first()
+
+
+_products: dict[tuple[str, str], tuple[float, str | None]] = {}
+PRODUCT_CACHE_SECONDS = 300.0
+
+
+def game_product_get(*, provider: str, code: str) -> str | None:
+    """The product ("casino", "live", ...) of a catalogue game, or None if unknown.
+
+    On the wallet's bet path (stake caps), so it answers from an in-process cache: a
+    game's product is set when it is added to the catalogue and practically never changes.
+    """
+    if not provider or not isinstance(code, str) or not code:
+        return None
+    key = (provider, code)
+    now = time.monotonic()
+    hit = _products.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    product = Game.objects.filter(provider=provider, code=code).values_list("product", flat=True).first()
+    _products[key] = (now + PRODUCT_CACHE_SECONDS, product)
+    return product
+
+
+def game_product_cache_clear() -> None:
+    _products.clear()
