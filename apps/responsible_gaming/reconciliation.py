@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.actors import system_actor
@@ -26,17 +26,17 @@ class TotalsMismatch:
 def totals_reconcile(*, since=None, publish_mismatches: bool = True) -> tuple[int, list[TotalsMismatch]]:
     """Check every running total whose window ends after `since` (default: 35 days ago).
 
-    Runs in one REPEATABLE READ snapshot on PostgreSQL, so movements committing meanwhile
+    Runs in one REPEATABLE READ snapshot on PostgreSQL (when it is the outermost
+    transaction, as under the task and the command), so movements committing meanwhile
     cannot make a row and its ledger sums disagree. Returns (rows checked, mismatches) and
     publishes responsible_gaming.totals_mismatch for each mismatch.
     """
     since = since or timezone.now() - timezone.timedelta(days=35)
     mismatches: list[TotalsMismatch] = []
     checked = 0
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        from django.db import connection
-
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         rows = RunningTotal.objects.filter(period_end__gt=since).select_related("player").order_by("pk")
