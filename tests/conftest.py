@@ -74,6 +74,17 @@ def _fast_hashing_and_clean_cache(settings):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_refusal_notes():
+    # Refusals noted by the wallet guard wait in a context variable for the end of the unit
+    # of work (refusals.py); a test is one, so notes never leak into the next test.
+    from apps.responsible_gaming.refusals import _pending
+
+    token = _pending.set([])
+    yield
+    _pending.reset(token)
+
+
 @pytest.fixture
 def roles(db):
     roles_sync()

@@ -7,19 +7,11 @@ import pytest
 
 from apps.core.actors import system_actor
 from apps.games.models import Game
-from apps.responsible_gaming.refusals import _pending
 from apps.wallet import services as wallet
 from tests.factories import BrandFactory, PlayerFactory
 
 ACTOR = system_actor("test")
 _keys = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _no_refusals_left_over():
-    token = _pending.set([])
-    yield
-    _pending.reset(token)
 
 
 @pytest.fixture
