@@ -96,6 +96,7 @@ def test_the_reality_check_interval(as_player):
         ("limits", {"kind": "deposit"}, "invalid"),
         ("limits", ["not", "an", "object"], "invalid"),
         ("limits/pending/999999999/cancel", {}, "not_found"),
+        ("limits/pending/99999999999999999999999999/cancel", {}, "not_found"),
         ("time-out", {"hours": 1}, "invalid_duration"),
         ("time-out", {"hours": "soon"}, "invalid"),
         ("time-out", {}, "invalid"),
@@ -153,6 +154,29 @@ def test_staff_set_a_limit_with_a_reason(gb_player, make_staff):
     assert (missing_reason.status_code, missing_reason.json()["error"]["code"]) == (400, "reason_required")
     assert (done.status_code, done.json()["status"]) == (200, "applied")
     assert _staff(officer).get(url).json()["limits"][0]["amount"] == 100
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("limits/", {"kind": "loss", "period": "week", "amount": "x", "reason": "r"}),
+        ("limits/", {"kind": "loss", "period": "fortnight", "amount": 1, "reason": "r"}),
+        ("time-out/", {"hours": 10**40, "reason": "r"}),
+        ("self-exclusion/", {"months": -1, "reason": "r"}),
+        ("self-exclusion/", {"months": 6}),
+        ("limits/pending/123456789012345678/cancel/", {"reason": "r"}),
+        ("limits/pending/1234567890123456789012/cancel/", {"reason": "r"}),
+    ],
+)
+def test_staff_bad_input_is_a_clear_4xx(gb_player, make_staff, path, body):
+    officer = make_staff("Compliance officer", brands=[gb_player.brand])
+
+    response = _staff(officer).post(
+        f"/api/v1/staff/responsible-gaming/players/{gb_player.pk}/{path}", body, format="json"
+    )
+
+    assert 400 <= response.status_code < 500, response.content
+    assert not Limit.objects.exists() and not Exclusion.objects.exists()
 
 
 def test_staff_permission_matrix(gb_player, make_staff, other_brand):
