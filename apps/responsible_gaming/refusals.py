@@ -82,29 +82,23 @@ def refusals_flush() -> int:
     try:
         with transaction.atomic():
             for n in notes:
+                common = {
+                    "player_id": n.player_id,
+                    "brand_id": n.brand_id,
+                    "action": n.action,
+                    "code": n.code,
+                    "amount": n.amount,
+                    "currency": n.currency,
+                }
                 row = Refusal.objects.create(
-                    player_id=n.player_id,
-                    brand_id=n.brand_id,
-                    action=n.action,
-                    code=n.code,
-                    amount=n.amount,
-                    currency=n.currency,
+                    **common,
                     source=n.source,
                     game_ref=n.game_ref[:128],
                     detail=n.detail,
                     occurred_at=n.occurred_at,
                 )
                 publish(
-                    LimitBreachAttempted(
-                        refusal_id=row.pk,
-                        player_id=n.player_id,
-                        brand_id=n.brand_id,
-                        action=n.action,
-                        code=n.code,
-                        amount=n.amount,
-                        currency=n.currency,
-                        rule=str(n.detail.get("rule", "")),
-                    ),
+                    LimitBreachAttempted(refusal_id=row.pk, rule=str(n.detail.get("rule", "")), **common),
                     actor=system_actor("responsible-gaming"),
                 )
     except Exception:  # noqa: BLE001 - recording must never turn a clean refusal into a 500
