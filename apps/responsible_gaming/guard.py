@@ -208,7 +208,7 @@ _UPSERT = (
     " (player_id, kind, period, span, period_start, period_end, currency, total)"
     " VALUES (%(player)s, %(kind)s, %(period)s, %(span)s, %(start)s, %(end)s, %(currency)s, %(x)s)"
     " ON CONFLICT (player_id, kind, period, period_start, currency)"
-    " DO UPDATE SET total = t.total + excluded.total{condition} RETURNING t.total"
+    " DO UPDATE SET total = t.total + excluded.total{condition} RETURNING total"
 )
 _CALENDAR_CONDITION = " WHERE t.total + excluded.total <= %(limit)s"
 _ROLLING_CONDITION = (
