@@ -1962,7 +1962,7 @@ def analysis_hub88(wallet: dict, hub: dict, args) -> dict:
             "psycopg execute (round trip + binding)": ("psycopg/cursor.py", "execute"),
         },
     )
-    report["c_profile_top"] = _profile_top(profile, 2 * pairs)
+    report["c_profile_top"] = _profile_top(profile, 2 * pairs, limit=30)
     report["_ledger"] = [worker.close()]
     from django.db import connection
 

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "apps.players",
     "apps.wallet",
     "apps.games",
+    "apps.compliance",
+    "apps.responsible_gaming",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # Writes the refusals (breach attempts) the wallet guard noted, after their rollback.
+    "apps.responsible_gaming.refusals.RefusalRecorderMiddleware",
     # axes last, as its documentation asks: it turns lockouts into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -173,7 +177,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.wallet.tasks.reconciliation_run_task",
         "schedule": env.float("WALLET_RECONCILIATION_INTERVAL_SECONDS", default=3600.0),
     },
+    "rg-limits-apply-due": {
+        "task": "apps.responsible_gaming.tasks.limits_apply_due_task",
+        "schedule": env.float("RG_LIMITS_APPLY_INTERVAL_SECONDS", default=60.0),
+    },
+    "rg-totals-reconciliation": {
+        "task": "apps.responsible_gaming.tasks.totals_reconcile_task",
+        "schedule": env.float("RG_RECONCILIATION_INTERVAL_SECONDS", default=3600.0),
+    },
 }
+
+# --- Compliance ------------------------------------------------------------------------
+# Directories of jurisdiction packs (one <code>.yaml per jurisdiction); the repository's own
+# by default. Every pack is validated at startup.
+COMPLIANCE_PACK_DIRS = env.list(
+    "COMPLIANCE_PACK_DIRS", default=[str(BASE_DIR / "apps" / "compliance" / "packs")]
+)
+# How long a process keeps a brand's effective rules (the wallet guard reads them per bet).
+COMPLIANCE_RULES_CACHE_SECONDS = env.float("COMPLIANCE_RULES_CACHE_SECONDS", default=30.0)
 
 # --- Domain events ---------------------------------------------------------------------
 # An event whose dispatch has not finished this long after it occurred is picked up by the
@@ -253,6 +274,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LimitKindEnum": "apps.responsible_gaming.models.Kind.choices",
+        "ExclusionKindEnum": "apps.responsible_gaming.models.ExclusionKind.choices",
+    },
 }
 
 # --- Internationalisation, static ------------------------------------------------------

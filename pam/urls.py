@@ -16,8 +16,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/player/", include("apps.players.api.player_urls")),
+    path("api/v1/player/", include("apps.responsible_gaming.api.player_urls")),
     path("api/v1/staff/", include("apps.tenants.api.urls")),
     path("api/v1/staff/", include("apps.players.api.staff_urls")),
+    path("api/v1/staff/", include("apps.responsible_gaming.api.staff_urls")),
     path("integrations/hub88/", include("apps.games.providers.hub88.urls")),
     path("healthz", core_api_views.healthz, name="healthz"),
 ]

@@ -65,15 +65,28 @@ def _fast_hashing_and_clean_cache(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
+    from apps.compliance.selectors import rules_cache_clear
     from apps.games.providers.hub88.selectors import integration_cache_clear
     from apps.games.selectors import catalogue_cache_clear
 
     cache.clear()
-    # Per-process caches of the provider doors: a test's rolled-back rows must not be
-    # served to the next test.
+    # Per-process caches (provider doors, brand rules): a test's rolled-back rows must not
+    # be served to the next test.
     catalogue_cache_clear()
     integration_cache_clear()
+    rules_cache_clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_refusal_notes():
+    # Refusals noted by the wallet guard wait in a context variable for the end of the unit
+    # of work (refusals.py); a test is one, so notes never leak into the next test.
+    from apps.responsible_gaming.refusals import _pending
+
+    token = _pending.set([])
+    yield
+    _pending.reset(token)
 
 
 @pytest.fixture

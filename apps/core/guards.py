@@ -12,6 +12,7 @@ back into the wallet.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from apps.core.exceptions import DomainError
 
@@ -40,6 +41,9 @@ class WalletOperation:
     # A rollback that moves money: the kind of the transaction it undoes ("bet", "win");
     # "" for everything else, including a rollback that finds its target already undone.
     reverses_kind: str = ""
+    # The ledger transaction's created_at: period totals must file the movement where the
+    # ledger does, even a microsecond before a period boundary.
+    occurred_at: datetime | None = None
 
 
 WalletGuard = Callable[[WalletOperation], None]

@@ -5,14 +5,16 @@ psycopg cursor with its own copy of the adapters, the wrapper, the health and br
 transaction checks): as much as the statements themselves for the wallet's five per
 operation. These helpers keep one psycopg cursor per database connection and execute on
 it directly, under Django's error translation, with the connection's own binding and
-prepared-statement settings (pam/settings.py: DATABASE_SERVER_SIDE_BINDING).
+prepared-statement settings (pam/settings.py: DATABASE_SERVER_SIDE_BINDING). They go to
+Django's query log whenever Django would log its own (DEBUG, CaptureQueriesContext), but
+not through execute wrappers.
 
 Only for use inside `transaction.atomic()` (the connection is open and in a transaction)
-and only for hand-written SQL; everything else goes through the ORM. Statements sent
-this way do not appear in Django's query log or execute wrappers. On SQLite (the embedded
-default) they simply go through Django's cursor.
+and only for hand-written SQL; everything else goes through the ORM. On SQLite (the
+embedded default) they simply go through Django's cursor.
 """
 
+import time
 import weakref
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -39,9 +41,13 @@ def fetchone(sql: str, params) -> tuple | None:
             cursor.execute(sql, params)
             return cursor.fetchone()
     cursor = _cursor(db)
+    started = time.monotonic() if db.queries_logged else None
     with db.wrap_database_errors:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    if started is not None:
+        _log(db, sql, params, started)
+    return row
 
 
 def execute(sql: str, params) -> None:
@@ -51,5 +57,15 @@ def execute(sql: str, params) -> None:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
         return
+    cursor = _cursor(db)
+    started = time.monotonic() if db.queries_logged else None
     with db.wrap_database_errors:
-        _cursor(db).execute(sql, params)
+        cursor.execute(sql, params)
+    if started is not None:
+        _log(db, sql, params, started)
+
+
+def _log(db, sql: str, params, started: float) -> None:
+    """Into Django's query log, as its debug cursor would (DEBUG, or a test counting queries)."""
+    elapsed = time.monotonic() - started
+    db.queries_log.append({"sql": f"{sql} -- params: {params!r}", "time": f"{elapsed:.3f}"})

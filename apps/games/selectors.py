@@ -51,3 +51,13 @@ def _game_cached(provider: str, code: str) -> Game | None:
 def catalogue_cache_clear(**_) -> None:
     with _games_lock:
         _games.clear()
+
+
+def game_product_get(*, provider: str, code: str) -> str | None:
+    """The product ("casino", "live", ...) of a catalogue game, or None if unknown.
+
+    On the wallet's bet path (stake caps): answered from the catalogue cache above."""
+    if not provider:
+        return None
+    game = game_get(provider=provider, code=code)
+    return game.product if game is not None else None

@@ -36,7 +36,6 @@ from apps.players.exceptions import (
 from apps.players.masking import personal_data_visible, player_personal_data
 from apps.players.models import PERSONAL_DATA_FIELDS, Player, PlayerToken
 from apps.tenants.exceptions import AccessDenied
-from apps.tenants.jurisdictions import jurisdiction_get
 from apps.tenants.models import Brand
 from apps.tenants.permissions import user_can
 from apps.tenants.selectors import brand_get_by_code
@@ -100,7 +99,9 @@ _NATIONAL_ID_CANONICAL = {"stdnum.se.personnummer": _se_personnummer_canonical}
 
 
 def _national_id_clean(brand: Brand, national_id: str) -> str:
-    scheme = jurisdiction_get(brand.jurisdiction).national_id_scheme
+    from apps.compliance.selectors import rules_for_brand
+
+    scheme = rules_for_brand(brand.pk).get("national_id_scheme")
     if scheme is None:
         return national_id.strip()
     if not national_id:
@@ -149,11 +150,22 @@ def player_register(
     """
     if not brand.active:
         raise RegistrationRefused("This brand does not accept registrations.", code="brand_inactive")
-    jurisdiction = jurisdiction_get(brand.jurisdiction)
-    if _age_on(date_of_birth, timezone.localdate()) < jurisdiction.minimum_age:
-        raise RegistrationRefused(
-            f"Players must be at least {jurisdiction.minimum_age} years old.", code="underage"
-        )
+    from apps import compliance
+
+    decision = compliance.check(
+        "register",
+        None,
+        brand=brand,
+        date_of_birth=date_of_birth,
+        email=email.strip(),
+        national_id=national_id.strip(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        postcode=postcode.strip(),
+        mobile=mobile,
+    )
+    if not decision.allowed:
+        raise RegistrationRefused(decision.message, code=decision.code)
     currency_code = currency_code or brand.default_currency_id
     if not brand.currencies.filter(code=currency_code).exists():
         raise ValidationError({"currency": [f"{currency_code} is not offered by this brand."]})
@@ -244,6 +256,12 @@ def player_login(
             f"account_{player.status}",
             LoginRefused(messages[player.status], code=f"account_{player.status}"),
         )
+    if refusal is None:
+        from apps import compliance
+
+        decision = compliance.check("login", player)
+        if not decision.allowed:
+            refusal = (decision.code, LoginRefused(decision.message, code=decision.code))
     if refusal is not None:
         reason, error = refusal
         with transaction.atomic(), audit_as(player):
@@ -324,6 +342,16 @@ def player_status_change(*, actor, player: Player, transition: str, reason: str)
     """
     if not user_can(actor, "players.change_player_status", brand_id=player.brand_id):
         raise AccessDenied("You may not change this player's status.")
+    return player_status_apply(actor=actor, player=player, transition=transition, reason=reason)
+
+
+def player_status_apply(*, actor, player: Player, transition: str, reason: str) -> Player:
+    """The status transition itself, for services that checked their own permission
+    (player_status_change for staff; responsible gaming for a player closing their account).
+
+    Takes the player's row lock, so two changes at once cannot both move the status.
+    Publishes PlayerStatusChanged. Illegal moves are refused.
+    """
     if transition not in STATUS_TRANSITIONS:
         raise StatusChangeRefused(f"Unknown status change {transition!r}.", code="unknown_transition")
     reason = (reason or "").strip()

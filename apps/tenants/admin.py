@@ -32,11 +32,43 @@ class OperatorAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return request.user.is_superuser
 
 
+class BrandForm(forms.ModelForm):
+    # The jurisdictions are the loaded compliance packs, checked here rather than by model
+    # choices, so that a new pack needs no migration.
+    jurisdiction = forms.ChoiceField(choices=())
+
+    class Meta:
+        model = Brand
+        fields = ["operator", "code", "name", "jurisdiction", "currencies", "default_currency", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from apps.compliance.packs import jurisdiction_choices
+
+        if "jurisdiction" in self.fields:
+            self.fields["jurisdiction"].choices = [("", "---------"), *jurisdiction_choices()]
+            self.fields["jurisdiction"].help_text = Brand._meta.get_field("jurisdiction").help_text
+
+
+class JurisdictionListFilter(admin.SimpleListFilter):
+    title = "jurisdiction"
+    parameter_name = "jurisdiction"
+
+    def lookups(self, request, model_admin):
+        from apps.compliance.packs import jurisdiction_choices
+
+        return jurisdiction_choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(jurisdiction=self.value()) if self.value() else queryset
+
+
 @admin.register(Brand)
 class BrandAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scoping_selector = staticmethod(brands_visible_to)
+    form = BrandForm
     list_display = ["name", "code", "operator", "jurisdiction", "active"]
-    list_filter = ["jurisdiction", "active"]
+    list_filter = [JurisdictionListFilter, "active"]
     search_fields = ["name", "code"]
     filter_horizontal = ["currencies"]
 

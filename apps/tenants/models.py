@@ -5,7 +5,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from apps.core.models import Currency
-from apps.tenants.jurisdictions import JURISDICTION_CHOICES
 
 code_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$",
@@ -45,10 +44,11 @@ class Brand(models.Model):
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="brands")
     code = models.SlugField(max_length=40, unique=True, validators=[code_validator])
     name = models.CharField(max_length=120)
+    # Not model choices: the jurisdictions are the loaded compliance packs (a new pack needs
+    # no migration); forms and the API validate against them.
     jurisdiction = models.CharField(
-        max_length=2,
-        choices=JURISDICTION_CHOICES,
-        help_text="The licence the brand operates under; its rules apply to the brand's players.",
+        max_length=8,
+        help_text="The licence the brand operates under; its pack's rules apply to the brand's players.",
     )
     currencies = models.ManyToManyField(Currency, related_name="brands")
     default_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+")

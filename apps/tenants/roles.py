@@ -8,6 +8,12 @@ out here is taken away from everyone holding the role.
 VIEW_TENANTS = ["tenants.view_operator", "tenants.view_brand"]
 VIEW_LEDGER = ["wallet.view_wallet", "wallet.view_ledgertransaction", "wallet.view_ledgerentry"]
 VIEW_GAMES = ["games.view_game", "games.view_gamesession", "games.view_round"]
+VIEW_RG = [
+    "responsible_gaming.view_limit",
+    "responsible_gaming.view_limitchange",
+    "responsible_gaming.view_exclusion",
+    "responsible_gaming.view_refusal",
+]
 
 ROLES: dict[str, list[str]] = {
     "Compliance officer": [
@@ -23,6 +29,9 @@ ROLES: dict[str, list[str]] = {
         "wallet.approve_adjustment",
         "wallet.view_reconciliationmismatch",
         *VIEW_GAMES,
+        *VIEW_RG,
+        "responsible_gaming.set_limits",
+        "compliance.view_brandrulesversion",
     ],
     "Support agent": [
         *VIEW_TENANTS,
@@ -33,6 +42,7 @@ ROLES: dict[str, list[str]] = {
         "wallet.view_adjustmentrequest",
         "wallet.adjust_balance",
         *VIEW_GAMES,
+        *VIEW_RG,
     ],
     "Payments reviewer": [
         *VIEW_TENANTS,
@@ -47,6 +57,8 @@ ROLES: dict[str, list[str]] = {
         "games.change_hub88integration",
         "players.view_player",
         "auditlog.view_logentry",
+        "compliance.view_brandrulesversion",
+        "compliance.add_brandrulesversion",
     ],
     "Operator admin": [
         *VIEW_TENANTS,
@@ -64,6 +76,8 @@ ROLES: dict[str, list[str]] = {
         "games.view_game",
         "games.view_hub88integration",
         "games.change_hub88integration",
+        "compliance.view_brandrulesversion",
+        "compliance.add_brandrulesversion",
     ],
     # Read-only everything in their brands, personal data included (auditors check it).
     "Auditor": [
@@ -81,5 +95,7 @@ ROLES: dict[str, list[str]] = {
         "wallet.view_reconciliationmismatch",
         *VIEW_GAMES,
         "games.view_hub88integration",
+        *VIEW_RG,
+        "compliance.view_brandrulesversion",
     ],
 }

@@ -13,6 +13,8 @@ def seed(context: dict) -> None:
     for player in Player.objects.select_related("brand", "currency").order_by("pk"):
         r = random.Random(f"wallet-{player.pk}")
         wallet = wallet_get_or_create(player=player, currency_code=player.currency_id)
+        if player.status in (Player.Status.SELF_EXCLUDED, Player.Status.CLOSED):
+            continue  # the responsible-gaming guard refuses deposits to them, as it should
         exponent = player.currency.exponent
         amount = r.choice([20, 50, 100, 250, 500, 1000]) * 10**exponent
         result = deposit_credit(

@@ -115,6 +115,7 @@ def _claim(
     reverses_id: int | None,
     actor,
     metadata: dict,
+    now=None,
 ) -> int | None:
     """Insert the transaction row unless its key exists; its id, or None if the key is taken."""
     jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
@@ -134,7 +135,7 @@ def _claim(
         "actor": actor_label(actor),
         "cid": correlation_id_ensure(),
         "metadata": json.dumps(metadata),
-        "now": timezone.now(),
+        "now": now or timezone.now(),
     }
     row = hotpath.fetchone(
         "INSERT INTO wallet_ledgertransaction (wallet_id, brand_id, kind, source, external_id,"
@@ -280,8 +281,10 @@ def _post(
     fingerprint = _fingerprint(
         kind, wallet.pk, wallet.currency_id, amount, round_ref, game_ref, payment_ref, *fingerprint_extra
     )
+    now = timezone.now()
     with transaction.atomic():
         txn_id = _claim(
+            now=now,
             wallet=wallet,
             kind=kind,
             source=source,
@@ -313,6 +316,7 @@ def _post(
                 round_ref=round_ref,
                 source=source,
                 reverses_kind=reverses_kind,
+                occurred_at=now,
             )
         )
         # The balances in the event are the new ones; the statement that moves the money

@@ -44,3 +44,13 @@ def test_database_errors_arrive_as_djangos_and_leave_the_cursor_usable():
 def test_outside_a_transaction_it_refuses():
     with pytest.raises(RuntimeError, match="inside transaction.atomic"):
         hotpath.fetchone("SELECT 1", [])
+
+
+def test_statements_are_in_djangos_query_log_when_it_keeps_one():
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        hotpath.fetchone("SELECT %s::int", [41])
+        hotpath.execute("SELECT %s::int", [42])
+
+    assert [q["sql"] for q in queries] == ["SELECT %s::int -- params: [41]", "SELECT %s::int -- params: [42]"]

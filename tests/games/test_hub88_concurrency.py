@@ -26,7 +26,9 @@ THREADS = 8
 @pytest.fixture
 def table(keys):
     """A player with 10.00 EUR, a live session, and a way to send signed calls from threads."""
-    brand = BrandFactory(operator=OperatorFactory(code="race-ops"), code="race-mt", currencies=["EUR"])
+    brand = BrandFactory(
+        operator=OperatorFactory(code="race-ops"), code="race-mt", jurisdiction="MT", currencies=["EUR"]
+    )
     Hub88Integration.objects.create(
         brand=brand,
         hub88_public_key=keys.hub88_public,

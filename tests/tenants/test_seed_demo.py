@@ -8,8 +8,10 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from guardian.models import UserObjectPermission
 
+from apps.compliance.models import BrandRulesVersion
 from apps.core.models import Event
 from apps.players.models import Player
+from apps.responsible_gaming.models import Exclusion, Limit, LimitChange
 from apps.tenants.models import Brand, Operator, StaffUser
 from apps.tenants.roles import ROLES
 from apps.tenants.selectors import brands_visible_to
@@ -27,6 +29,10 @@ COUNTED = {
     "players": Player.objects,
     "events": Event.objects,
     "audit rows": LogEntry.objects,
+    "limits": Limit.objects,
+    "limit changes": LimitChange.objects,
+    "exclusions": Exclusion.objects,
+    "brand rules versions": BrandRulesVersion.objects,
 }
 
 
@@ -66,3 +72,8 @@ def test_seed_demo_twice_creates_the_demo_once():
         assert user.is_staff and user.is_active and not user.is_superuser
         assert brands_visible_to(user).exists(), user.username
     assert StaffUser.objects.get(username="admin").is_superuser
+    # And the compliance pages have something to show: limits, pending increases, exclusions
+    assert after_first["limits"] > 0
+    assert LimitChange.objects.filter(status="pending").count() == 6
+    assert set(Exclusion.objects.values_list("kind", flat=True)) == {"timeout", "self_exclusion"}
+    assert after_first["brand rules versions"] == 1

@@ -1,9 +1,12 @@
 """Wallet guards (core.guards): another app vetoes a movement inside the wallet's transaction."""
 
+import dataclasses
+
 import pytest
 
 from apps.core.guards import GuardRefusal, WalletOperation, register_wallet_guard, unregister_wallet_guard
 from apps.wallet import services
+from apps.wallet.models import LedgerTransaction
 from tests.wallet.actions import GAME, PAYMENTS, PSP, bet, deposit, rollback, win
 from tests.wallet.ledger import balances, snapshot, transaction_row
 
@@ -48,8 +51,8 @@ def test_a_refusing_guard_vetoes_the_bet_and_nothing_is_written(guard, funded_wa
     assert refused.value.code == "loss_limit"
     assert snapshot() == before
     assert transaction_row(GAME, "b-1") is None
-    # the guard was told exactly what was about to happen
-    assert seen == [
+    # the guard was told exactly what was about to happen (and when: checked below)
+    assert [dataclasses.replace(op, occurred_at=None) for op in seen] == [
         WalletOperation(
             kind="bet",
             wallet_id=funded_wallet.pk,
@@ -149,3 +152,11 @@ def test_a_rollback_tells_the_guards_what_it_undoes_and_a_repeat_undoes_nothing(
         ("rollback", "", GAME),
         ("rollback", "", GAME),
     ]
+
+
+def test_the_guard_is_told_the_moment_the_ledger_records(guard, funded_wallet):
+    seen = guard(refuse=lambda op: False)
+
+    result = bet(funded_wallet, 1_000, "b-1")
+
+    assert seen[0].occurred_at == LedgerTransaction.objects.get(pk=result.transaction_id).created_at

@@ -426,7 +426,7 @@ def test_random_request_sequences_keep_the_ledger_exact(brand):
     run_state_machine_as_test(
         wallet_machine(brand),
         settings=settings(
-            max_examples=100,
+            max_examples=150,
             stateful_step_count=20,
             deadline=None,
             derandomize=True,

@@ -126,6 +126,9 @@ def _caller(endpoint: str, data: dict) -> tuple:
     return None, player
 
 
+_DISABLING_CODES = frozenset({"timed_out", "self_excluded", "account_closed"})
+
+
 def _status_of(exc: DomainError) -> str:
     if isinstance(exc, DuplicateTransaction):
         return Status.DUPLICATE_TRANSACTION
@@ -134,7 +137,9 @@ def _status_of(exc: DomainError) -> str:
     if isinstance(exc, TransactionRolledBack):
         return Status.TRANSACTION_ROLLED_BACK
     if isinstance(exc, GuardRefusal):
-        return Status.LIMIT_REACHED
+        # A time-out, self-exclusion or closed account disables the player; other refusals
+        # (deposit, loss, wager limits, stake caps) are limits reached.
+        return Status.USER_DISABLED if exc.code in _DISABLING_CODES else Status.LIMIT_REACHED
     if isinstance(exc, RollbackRefused):
         # The reference is another wallet's, or not a bet or win: for this player there is
         # no such transaction. "retry" (a race that did not settle) is worth a retry.
