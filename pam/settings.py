@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.games",
     "apps.compliance",
     "apps.responsible_gaming",
+    "apps.payments",
 ]
 
 MIDDLEWARE = [
@@ -185,7 +186,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.responsible_gaming.tasks.totals_reconcile_task",
         "schedule": env.float("RG_RECONCILIATION_INTERVAL_SECONDS", default=3600.0),
     },
+    "payments-review-sla": {
+        "task": "apps.payments.tasks.reviews_escalate_overdue_task",
+        "schedule": env.float("PAYMENTS_SLA_CHECK_INTERVAL_SECONDS", default=60.0),
+    },
 }
+
+# --- Payments ---------------------------------------------------------------------------
+# The payment provider adapters this deployment loads (each registers itself on import).
+PAYMENT_PROVIDERS = env.list(
+    "PAYMENT_PROVIDERS",
+    default=["apps.payments.providers.paymentiq", "apps.payments.providers.manual"],
+)
 
 # --- Compliance ------------------------------------------------------------------------
 # Directories of jurisdiction packs (one <code>.yaml per jurisdiction); the repository's own

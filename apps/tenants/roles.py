@@ -8,6 +8,19 @@ out here is taken away from everyone holding the role.
 VIEW_TENANTS = ["tenants.view_operator", "tenants.view_brand"]
 VIEW_LEDGER = ["wallet.view_wallet", "wallet.view_ledgertransaction", "wallet.view_ledgerentry"]
 VIEW_GAMES = ["games.view_game", "games.view_gamesession", "games.view_round"]
+VIEW_PAYMENTS = [
+    "payments.view_payment",
+    "payments.view_paymentapproval",
+    "payments.view_reviewaction",
+    "payments.view_paymentincident",
+    "payments.view_paymentaccount",
+]
+REVIEW_PAYMENTS = [
+    "payments.review_payments",
+    "payments.approve_payment",
+    "payments.escalate_payment",
+    "payments.bulk_approve_payments",
+]
 VIEW_RG = [
     "responsible_gaming.view_limit",
     "responsible_gaming.view_limitchange",
@@ -32,6 +45,12 @@ ROLES: dict[str, list[str]] = {
         *VIEW_RG,
         "responsible_gaming.set_limits",
         "compliance.view_brandrulesversion",
+        *VIEW_PAYMENTS,
+        *REVIEW_PAYMENTS,
+        "payments.review_senior_queue",
+        "payments.approve_large_withdrawal",
+        "payments.change_paymentincident",
+        "payments.view_reviewpolicy",
     ],
     "Support agent": [
         *VIEW_TENANTS,
@@ -43,11 +62,17 @@ ROLES: dict[str, list[str]] = {
         "wallet.adjust_balance",
         *VIEW_GAMES,
         *VIEW_RG,
+        *VIEW_PAYMENTS,
     ],
     "Payments reviewer": [
         *VIEW_TENANTS,
         "players.view_player",
         *VIEW_LEDGER,
+        *VIEW_PAYMENTS,
+        *REVIEW_PAYMENTS,
+        "payments.process_payouts",
+        "payments.record_manual_deposit",
+        "payments.view_reviewpolicy",
     ],
     "Brand admin": [
         *VIEW_TENANTS,
@@ -59,6 +84,9 @@ ROLES: dict[str, list[str]] = {
         "auditlog.view_logentry",
         "compliance.view_brandrulesversion",
         "compliance.add_brandrulesversion",
+        "payments.view_reviewpolicy",
+        "payments.add_reviewpolicy",
+        "payments.change_reviewpolicy",
     ],
     "Operator admin": [
         *VIEW_TENANTS,
@@ -78,6 +106,10 @@ ROLES: dict[str, list[str]] = {
         "games.change_hub88integration",
         "compliance.view_brandrulesversion",
         "compliance.add_brandrulesversion",
+        "payments.view_payment",
+        "payments.view_reviewpolicy",
+        "payments.add_reviewpolicy",
+        "payments.change_reviewpolicy",
     ],
     # Read-only everything in their brands, personal data included (auditors check it).
     "Auditor": [
@@ -97,5 +129,7 @@ ROLES: dict[str, list[str]] = {
         "games.view_hub88integration",
         *VIEW_RG,
         "compliance.view_brandrulesversion",
+        *VIEW_PAYMENTS,
+        "payments.view_reviewpolicy",
     ],
 }

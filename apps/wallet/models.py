@@ -87,6 +87,9 @@ class LedgerTransaction(models.Model):
         WITHDRAWAL_RESERVE = "withdrawal_reserve", "Withdrawal reserved"
         WITHDRAWAL_RELEASE = "withdrawal_release", "Withdrawal released"
         WITHDRAWAL_SETTLE = "withdrawal_settle", "Withdrawal paid out"
+        # A provider paid out more than was reserved (or after the reserve was released):
+        # the money is gone, so it is taken from cash, and what cash lacks becomes debt.
+        WITHDRAWAL_FORCED = "withdrawal_forced", "Payout beyond the reserve"
         BET = "bet", "Bet"
         WIN = "win", "Win"
         ROLLBACK = "rollback", "Rollback"

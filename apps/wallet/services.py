@@ -431,6 +431,26 @@ def withdrawal_settle(
     )
 
 
+def withdrawal_settle_forced(
+    *, wallet: Wallet, amount: int, source: str, external_id: str, actor, payment_ref: str = ""
+) -> WalletResult:
+    """A provider paid out money that is no longer reserved: it leaves cash, and what cash
+    cannot cover becomes debt (the money has moved; the player cannot refuse it)."""
+    _positive(amount)
+    return _post(
+        wallet=wallet,
+        kind=Kind.WITHDRAWAL_FORCED,
+        source=source,
+        external_id=external_id,
+        amount=amount,
+        actor=actor,
+        movement="forced_debit",
+        house_kind=House.PAYMENTS_CLEARING,
+        event_class=events.WithdrawalSettled,
+        payment_ref=payment_ref,
+    )
+
+
 # --- games -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class PaymentsConfig(AppConfig):
+    name = "apps.payments"
+    label = "payments"
+    verbose_name = "Payments"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from apps.payments.models import Payment, PaymentApproval, PaymentIncident, ReviewPolicy
+        from apps.payments.providers import registry
+
+        # Staff decisions and configuration; provider call records carry their own trail.
+        auditlog.register(Payment, exclude_fields=["updated_at"])
+        auditlog.register(PaymentApproval)
+        auditlog.register(ReviewPolicy)
+        auditlog.register(PaymentIncident)
+        registry.providers_load()

@@ -1,0 +1,57 @@
+"""Reads of payments: every list scoped to the brands the person can see."""
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from apps.payments.models import UNDER_REVIEW, Payment, PaymentIncident, ReviewPolicy, Status
+from apps.tenants.selectors import brands_visible_to
+
+
+def _brand_ids(user):
+    return brands_visible_to(user).values("pk")
+
+
+def payments_visible_to(user) -> QuerySet[Payment]:
+    return Payment.objects.filter(brand_id__in=_brand_ids(user))
+
+
+def review_queue_for(user) -> QuerySet[Payment]:
+    """Items waiting for or under review in the person's brands, most urgent first."""
+    return (
+        payments_visible_to(user)
+        .filter(status__in=UNDER_REVIEW)
+        .select_related("player", "currency", "claimed_by", "brand")
+        .order_by("sla_due_at", "created_at")
+    )
+
+
+def incidents_visible_to(user) -> QuerySet[PaymentIncident]:
+    return PaymentIncident.objects.filter(brand_id__in=_brand_ids(user))
+
+
+def review_policies_visible_to(user) -> QuerySet[ReviewPolicy]:
+    return ReviewPolicy.objects.filter(brand_id__in=_brand_ids(user))
+
+
+def player_payment_summary(*, player_id: int) -> dict:
+    """A reviewer's side panel: the player's payment totals per kind and currency, and counts
+    of what was rejected, flagged and failed."""
+    rows = (
+        Payment.objects.filter(player_id=player_id)
+        .order_by()
+        .values("kind", "currency_id")
+        .annotate(
+            count=Count("id"),
+            completed=Sum("amount", filter=Q(status__in=[Status.COMPLETED, Status.PAID])),
+            under_review=Count("id", filter=Q(status__in=UNDER_REVIEW)),
+            rejected=Count("id", filter=Q(status=Status.REJECTED)),
+            failed=Count("id", filter=Q(status=Status.FAILED)),
+        )
+    )
+    flagged = Payment.objects.filter(player_id=player_id).exclude(risk_flags=[]).count()
+    return {"by_kind_currency": list(rows), "flagged": flagged}
+
+
+def player_payments_recent(*, player_id: int, limit: int = 20) -> QuerySet[Payment]:
+    return (
+        Payment.objects.filter(player_id=player_id).select_related("currency").order_by("-created_at")[:limit]
+    )
