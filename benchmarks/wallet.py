@@ -353,7 +353,8 @@ class Worker:
 
 def baseline_statements() -> dict[str, str]:
     """The SQL of apps.wallet.services for a bet and a win, verbatim in shape."""
-    from apps.wallet.movements import MOVEMENTS, post_sql  # plain Python: no Django involved
+    from apps.responsible_gaming.guard import _STATE_SQL_TRY_SHARED, LOCK_STATE
+    from apps.wallet.movements import MOVEMENTS, post_sql
 
     claim = (
         "INSERT INTO wallet_ledgertransaction (wallet_id, brand_id, kind, source, external_id,"
@@ -373,6 +374,9 @@ def baseline_statements() -> dict[str, str]:
             " WHERE source = %s AND external_id = %s FOR SHARE"
         ),
         "reversed": "SELECT EXISTS (SELECT 1 FROM wallet_ledgertransaction WHERE reverses_id = %s)",
+        # The responsible-gaming guard's one read per bet and win (a player without limits).
+        "guard": _STATE_SQL_TRY_SHARED,
+        "guard_namespace": LOCK_STATE,
     }
 
 
@@ -424,6 +428,16 @@ class BaselineWorker(Worker):
                     },
                 )
                 txn_id = cur.fetchone()[0]
+                cur.execute(
+                    self.sql["guard"],
+                    {
+                        "now": datetime.now(UTC),
+                        "player": w["player_id"],
+                        "ns": self.sql["guard_namespace"],
+                        "key": w["player_id"],
+                    },
+                )
+                cur.fetchone()
                 if lock_bet:
                     cur.execute(self.sql["bet_lock"], (SOURCE, lock_bet[0]))
                     bet_pk, bet_kind, bet_wallet = cur.fetchone()
@@ -1024,6 +1038,8 @@ class Server:
         overrides = SERVERS[kind]
         self.describe += ", " + ", ".join(f"{k}={v}" for k, v in overrides.items())
         env = {**os.environ, **overrides}
+        # results/ is git-ignored, so a fresh clone does not have it yet.
+        (BASE_DIR / "benchmarks" / "results").mkdir(exist_ok=True)
         self.log = open(BASE_DIR / "benchmarks" / "results" / f"server-{kind}.log", "a")  # noqa: SIM115
         self.proc = subprocess.Popen(  # noqa: S603 - our own server binary, fixed arguments
             cmd, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
