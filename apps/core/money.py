@@ -51,10 +51,19 @@ def decimal_to_minor(value: str | Decimal, *, currency_exponent: int) -> int:
         raise AmountNotExact(f"{value!r} is not a decimal amount.", code="amount_invalid") from exc
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise AmountNotExact(f"{value!r} is not a decimal amount.", code="amount_invalid")
-    scaled = amount.scaleb(currency_exponent)
-    if scaled != scaled.to_integral_value():
-        raise AmountNotExact(f"{value} has more than {currency_exponent} decimals.")
-    return int(scaled)
+    # Decided on the digits themselves, not by arithmetic: scaleb() rounds to the context's
+    # 28 digits, so "1.00000000000000000000000000001" would become 1.00 and be accepted.
+    sign, digits, exponent = amount.as_tuple()
+    shift = exponent + currency_exponent
+    if shift < 0:
+        kept, dropped = digits[:shift], digits[shift:]
+        if any(dropped):
+            raise AmountNotExact(f"{value} has more than {currency_exponent} decimals.")
+        digits, shift = kept, 0
+    if len(digits) + shift > 40:  # far past BIGINT; and "1E+999999999" must not be computed
+        raise AmountNotExact(f"{value} is out of range.", code="amount_out_of_range")
+    minor = int("".join(map(str, digits)) or "0") * 10**shift
+    return -minor if sign else minor
 
 
 def minor_to_decimal(minor: int, *, currency_exponent: int) -> Decimal:
