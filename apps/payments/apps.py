@@ -17,4 +17,13 @@ class PaymentsConfig(AppConfig):
         auditlog.register(PaymentApproval)
         auditlog.register(ReviewPolicy)
         auditlog.register(PaymentIncident)
+        # PaymentIQ credentials: recorded as set/changed, never with their (hashed) values.
+        from apps.payments.providers.paymentiq.models import PaymentIQIntegration
+
+        auditlog.register(
+            PaymentIQIntegration,
+            exclude_fields=["updated_at"],
+            mask_fields=["basic_password_hash", "bearer_token_sha256"],
+            mask_callable="apps.payments.providers.paymentiq.models.credential_mask",
+        )
         registry.providers_load()

@@ -44,3 +44,10 @@ class InvalidPayment(PaymentsError):
 class ReasonRequired(PaymentsError):
     code = "reason_required"
     default_message = "A reason is required."
+
+
+class DuplicatePayment(Conflict):
+    """The idempotency key was used before for a different payment."""
+
+    code = "duplicate_payment"
+    default_message = "This payment reference was already used with different details."

@@ -425,3 +425,6 @@ class PaymentIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.provider})"
+
+
+from apps.payments.providers.paymentiq.models import PaymentIQIntegration  # noqa: E402,F401

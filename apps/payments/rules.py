@@ -8,6 +8,7 @@ and whose refusals (a GB credit card, a self-excluded player) refuse the payment
 it is screened at all.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,6 +17,25 @@ from django.utils import timezone
 
 from apps.payments.models import Payment, PaymentAccount, ReviewPolicy, Status
 from apps.wallet.selectors import ledger_sums
+
+logger = logging.getLogger(__name__)
+
+# Every flag a payment can carry (from the rules here and from services.py), with the label
+# staff read. One list, so that the admin's filter cannot drift from what is raised.
+FLAG_LABELS = {
+    "aml_threshold": "Jurisdiction AML threshold",
+    "large_amount": "Large amount",
+    "kyc_not_verified": "KYC not verified",
+    "new_payment_account": "New payment account",
+    "velocity": "Velocity",
+    "first_withdrawal": "First withdrawal",
+    "method_mismatch": "Method mismatch",
+    "deposit_without_play": "Deposit without play",
+    "four_eyes": "Four eyes",
+    "credit_refused": "Wallet refused the credit",
+    "paid_more_than_reserved": "Paid more than reserved",
+    "paid_before_approval": "Paid before approval",
+}
 
 # Flags that mean "fine, but look once": bulk approval is allowed for items with only these
 # (a brand's policy may name its own list).
@@ -44,7 +64,10 @@ def threshold_minor(amounts: dict, currency: str, exponent: int) -> int | None:
     try:
         return int(Decimal(str(value)).scaleb(exponent))
     except (InvalidOperation, ValueError):
-        return None
+        # Fail safe: a threshold nobody can read reviews everything rather than nothing (the
+        # admin's form refuses such values; this guards every other way in).
+        logger.error("payments: unreadable policy amount %r for %s; treated as 0", value, currency)
+        return 0
 
 
 def screen(payment: Payment, *, compliance_review: bool, compliance_rule: str = "") -> list[Flag]:

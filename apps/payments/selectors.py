@@ -51,6 +51,11 @@ def player_payment_summary(*, player_id: int) -> dict:
     return {"by_kind_currency": list(rows), "flagged": flagged}
 
 
+def payments_of_player(player) -> QuerySet[Payment]:
+    """A player's own payments (the player API's scope): nobody else's."""
+    return Payment.objects.filter(player_id=player.pk).select_related("currency", "account")
+
+
 def player_payments_recent(*, player_id: int, limit: int = 20) -> QuerySet[Payment]:
     return (
         Payment.objects.filter(player_id=player_id).select_related("currency").order_by("-created_at")[:limit]

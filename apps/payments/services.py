@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
@@ -29,9 +29,11 @@ from apps.core.events import publish
 from apps.core.guards import GuardRefusal
 from apps.payments import events
 from apps.payments.exceptions import (
+    DuplicatePayment,
     FourEyes,
     InvalidPayment,
     PaymentNotFound,
+    PaymentPermissionDenied,
     ReasonRequired,
     ReviewConflict,
     TransitionRefused,
@@ -154,7 +156,7 @@ def _require(actor, perm: str, payment: Payment) -> None:
     if not user_can(actor, "payments.view_payment", brand_id=payment.brand_id):
         raise PaymentNotFound()
     if not user_can(actor, perm, brand_id=payment.brand_id):
-        raise ReviewConflict("You do not have permission to do this.", code="permission_denied")
+        raise PaymentPermissionDenied()
 
 
 def _reason(reason: str) -> str:
@@ -202,6 +204,60 @@ def _save(payment: Payment) -> None:
     payment.save()
 
 
+def _once(kind, create, request: dict) -> Payment:
+    """create(**request) once per (provider, provider_reference); a repeat gets the first."""
+    reference = request["provider_reference"]
+    if not reference:
+        return create(**request)
+    existing = _replayed(kind, request)
+    if existing is not None:
+        return existing
+    try:
+        return create(**request)
+    except IntegrityError:
+        # The same reference committed meanwhile (its INSERT waited for ours): answer it.
+        existing = _replayed(kind, request)
+        if existing is None:
+            raise
+        return existing
+
+
+def _replayed(kind, request: dict) -> Payment | None:
+    existing = Payment.objects.filter(
+        provider=request["provider"], provider_reference=request["provider_reference"]
+    ).first()
+    if existing is None:
+        return None
+    asked = (kind, request["player"].pk, request["amount"], request["currency"])
+    if (existing.kind, existing.player_id, existing.amount, existing.currency_id) != asked:
+        raise DuplicatePayment()
+    return existing
+
+
+def _new_payment(kind, status, target, request: dict) -> Payment:
+    """An unsaved Payment of a service's arguments (`request`), its payment account noted on
+    first sight."""
+    player, account = request["player"], request["account"]
+    return Payment(
+        kind=kind,
+        player=player,
+        brand_id=player.brand_id,
+        wallet=target,
+        amount=request["amount"],
+        currency_id=request["currency"],
+        method=request["method"],
+        card_type=request["card_type"],
+        provider=request["provider"],
+        provider_reference=request["provider_reference"],
+        account=account_note(
+            player=player, method=request["method"], account_ref=account.ref, masked=account.masked
+        )
+        if account
+        else None,
+        status=status,
+    )
+
+
 # --- deposits -----------------------------------------------------------------------------
 
 
@@ -219,10 +275,32 @@ def deposit_initiate(
 ) -> Payment:
     """Start a deposit: compliance first (refused: ComplianceRefused, nothing written), then
     the review rules. Screened clean it is pending (the provider moves the money); flagged
-    it waits in the review queue. Publishes deposit_initiated (and payment_flagged)."""
+    it waits in the review queue. Publishes deposit_initiated (and payment_flagged).
+
+    Idempotent by (provider, provider_reference): a repeat with the same player, amount and
+    currency returns the first payment and does nothing; with other details it is refused
+    (DuplicatePayment). Two identical requests racing: one payment, both get it."""
+    return _once(Payment.Kind.DEPOSIT, _deposit_initiate, locals())
+
+
+def _deposit_initiate(
+    *,
+    player,
+    amount: int,
+    currency: str,
+    method: str,
+    provider: str,
+    actor,
+    card_type: str = "",
+    provider_reference: str = "",
+    account: AccountInfo | None = None,
+) -> Payment:
+    """deposit_initiate, without its idempotency (see there)."""
     _amount_check(amount)
     if method not in Method.values:
         raise InvalidPayment(f"Unknown payment method {method!r}.", code="invalid_method")
+    if _is_staff(actor) and not user_can(actor, "payments.record_manual_deposit", brand_id=player.brand_id):
+        raise PaymentPermissionDenied("You may not record deposits for this brand.")
     decision = compliance.check(
         "deposit",
         player,
@@ -236,22 +314,7 @@ def deposit_initiate(
     except InvalidAmount as exc:
         raise InvalidPayment(exc.message, code=exc.code) from exc
     with transaction.atomic(), audit_as(actor):
-        payment = Payment(
-            kind=Payment.Kind.DEPOSIT,
-            player=player,
-            brand_id=player.brand_id,
-            wallet=target,
-            amount=amount,
-            currency_id=currency,
-            method=method,
-            card_type=card_type,
-            provider=provider,
-            provider_reference=provider_reference,
-            account=account_note(player=player, method=method, account_ref=account.ref, masked=account.masked)
-            if account
-            else None,
-            status=Status.INITIATED,
-        )
+        payment = _new_payment(Payment.Kind.DEPOSIT, Status.INITIATED, target, locals())
         payment.save()
         _publish(events.DepositInitiated, payment, actor=actor)
         flags = screen(payment, compliance_review=decision.review, compliance_rule=decision.rule)
@@ -274,6 +337,8 @@ def deposit_confirm(*, payment_id: int, actor) -> Payment:
     as it is. Refused (TransitionRefused) after a failure, cancellation or rejection."""
     with transaction.atomic(), audit_as(actor):
         payment = _locked(payment_id)
+        if _is_staff(actor):
+            _require(actor, "payments.record_manual_deposit", payment)
         if payment.status == Status.COMPLETED:
             return payment
         if payment.kind != Payment.Kind.DEPOSIT:
@@ -300,14 +365,17 @@ def deposit_confirm(*, payment_id: int, actor) -> Payment:
     return payment
 
 
-def _deposit_credit(payment: Payment, *, actor) -> None:
-    """Credit the wallet and complete; if a guard refuses, hold the funded deposit for review."""
+def _deposit_credit(payment: Payment, *, actor, hold: bool = True) -> None:
+    """Credit the wallet and complete; if a guard refuses, hold the funded deposit for review
+    (hold=False: let the refusal propagate, for a reviewer's approval to be refused)."""
     try:
         with transaction.atomic():
             wallet.deposit_credit(
                 wallet=payment.wallet, amount=payment.amount, actor=actor, **_wallet_key(payment, "credit")
             )
     except GuardRefusal as refusal:
+        if not hold:
+            raise
         # The money is here but may not be played with: hold it; a person decides (rejecting
         # returns it to the payer).
         _flag_add(payment, "credit_refused", f"The wallet refused the credit: {refusal.code}.")
@@ -341,7 +409,26 @@ def withdrawal_request(
     """Ask for a payout: compliance (KYC before withdrawal; AML review), then the money is
     reserved in the wallet (InsufficientFunds: nothing written), then the review rules.
     Screened clean it is auto-approved; flagged it waits in the queue with the money
-    reserved. Above the brand's four-eyes threshold it needs two people's approval."""
+    reserved. Above the brand's four-eyes threshold it needs two people's approval.
+
+    Idempotent by (provider, provider_reference), like deposit_initiate: the money is
+    reserved once."""
+    return _once(Payment.Kind.WITHDRAWAL, _withdrawal_request, locals())
+
+
+def _withdrawal_request(
+    *,
+    player,
+    amount: int,
+    currency: str,
+    method: str,
+    provider: str,
+    actor,
+    card_type: str = "",
+    provider_reference: str = "",
+    account: AccountInfo | None = None,
+) -> Payment:
+    """withdrawal_request, without its idempotency (see there)."""
     _amount_check(amount)
     if method not in Method.values:
         raise InvalidPayment(f"Unknown payment method {method!r}.", code="invalid_method")
@@ -351,22 +438,7 @@ def withdrawal_request(
     if source is None:
         raise InvalidPayment(f"The player has no {currency} wallet.", code="no_wallet")
     with transaction.atomic(), audit_as(actor):
-        payment = Payment(
-            kind=Payment.Kind.WITHDRAWAL,
-            player=player,
-            brand_id=player.brand_id,
-            wallet=source,
-            amount=amount,
-            currency_id=currency,
-            method=method,
-            card_type=card_type,
-            provider=provider,
-            provider_reference=provider_reference,
-            account=account_note(player=player, method=method, account_ref=account.ref, masked=account.masked)
-            if account
-            else None,
-            status=Status.REQUESTED,
-        )
+        payment = _new_payment(Payment.Kind.WITHDRAWAL, Status.REQUESTED, source, locals())
         policy = policy_for(player.brand_id)
         four_eyes = threshold_minor(policy.four_eyes_above, currency, payment.currency.exponent)
         payment.approvals_required = 2 if four_eyes is not None and amount > four_eyes else 1
@@ -420,10 +492,15 @@ def withdrawal_paid(*, payment_id: int, actor, amount: int | None = None) -> Pay
     (TransitionRefused) once rejected, cancelled or failed: the reserve was given back."""
     with transaction.atomic(), audit_as(actor):
         payment = _locked(payment_id)
+        if _is_staff(actor):
+            # Before the repeat's answer: someone of another brand is told it does not exist.
+            _require(actor, "payments.process_payouts", payment)
         if payment.status == Status.PAID:
             return payment
-        if _is_staff(actor):
-            _require(actor, "payments.process_payouts", payment)
+        # A person records a payout they sent; only a provider's report is believed ahead
+        # of our own decision (the provider's money has moved, ours has not).
+        if _is_staff(actor) and payment.status != Status.PROCESSING:
+            raise TransitionRefused("Mark the payout as sent before marking it paid.", status=payment.status)
         if payment.kind != Payment.Kind.WITHDRAWAL or payment.status not in WITHDRAWAL_RESERVED:
             raise TransitionRefused(
                 f"A {payment.kind} that is {payment.get_status_display().lower()} cannot be paid.",
@@ -483,7 +560,18 @@ def payment_fail(*, payment_id: int, actor, reason: str = "") -> Payment:
     with transaction.atomic(), audit_as(actor):
         payment = _locked(payment_id)
         if _is_staff(actor):
+            # Staff fail only a payout they were handling; an item under review is rejected.
             _require(actor, "payments.process_payouts", payment)
+            if payment.status not in (
+                Status.APPROVED,
+                Status.AUTO_APPROVED,
+                Status.PROCESSING,
+                Status.FAILED,
+            ):
+                raise TransitionRefused(
+                    "Only an approved payout can be marked failed; reject an item under review.",
+                    status=payment.status,
+                )
         if payment.status == Status.FAILED:
             return payment
         _end(payment, "fail", events.PaymentFailed, actor=actor, reason=reason)
@@ -494,6 +582,8 @@ def payment_cancel(*, payment_id: int, actor, reason: str = "") -> Payment:
     """Cancelled (by the provider) before the money moved; a withdrawal's reserve is released."""
     with transaction.atomic(), audit_as(actor):
         payment = _locked(payment_id)
+        if _is_staff(actor):
+            _require(actor, "payments.process_payouts", payment)
         if payment.status == Status.CANCELLED:
             return payment
         _end(payment, "cancel", events.PaymentCancelled, actor=actor, reason=reason)
@@ -532,11 +622,32 @@ def _incident(payment: Payment | None, code: str, detail: dict, *, actor, brand_
 def incident_record(
     *, payment_id: int | None, brand_id: int, provider: str, code: str, detail: dict, actor
 ) -> None:
-    """Record what a provider did that the protocol refuses, for a person to look at. Its own
-    transaction: it must survive the refusal it explains."""
+    """Record what a provider did that the protocol refuses, for a person to look at.
+
+    Inside a caller's transaction this is a savepoint that commits with it: a caller that
+    refuses must record the incident after rolling back its own business writes (as the
+    PaymentIQ adapter does), so that the incident survives the refusal it explains."""
     with transaction.atomic():
         payment = Payment.objects.filter(pk=payment_id).first() if payment_id else None
         _incident(payment, code, detail, actor=actor, brand_id=brand_id, provider=provider)
+
+
+def incident_resolve(*, actor, incident_id: int) -> PaymentIncident:
+    """A person has looked at an incident and closes it (payments.change_paymentincident on
+    its brand; another brand's incident is not found). Idempotent: a resolved incident is
+    returned as it is, naming who resolved it first."""
+    with transaction.atomic(), audit_as(actor):
+        incident = PaymentIncident.objects.select_for_update().filter(pk=incident_id).first()
+        if incident is None or not user_can(
+            actor, "payments.view_paymentincident", brand_id=incident.brand_id
+        ):
+            raise PaymentNotFound("No such incident.")
+        if not user_can(actor, "payments.change_paymentincident", brand_id=incident.brand_id):
+            raise PaymentPermissionDenied()
+        if incident.resolved_at is None:
+            incident.resolved_at, incident.resolved_by = timezone.now(), actor
+            incident.save(update_fields=["resolved_at", "resolved_by"])
+    return incident
 
 
 # --- the review queue -----------------------------------------------------------------------
@@ -553,7 +664,9 @@ def review_claim(*, actor, payment_id: int) -> Payment:
         if payment.queue == Queue.SENIOR and not user_can(
             actor, "payments.review_senior_queue", brand_id=payment.brand_id
         ):
-            raise ReviewConflict("Only the senior queue's reviewers can take this item.", code="senior_queue")
+            raise PaymentPermissionDenied(
+                "Only the senior queue's reviewers can take this item.", code="senior_queue"
+            )
         if payment.status == Status.IN_REVIEW:
             if payment.claimed_by_id == actor.pk:
                 return payment
@@ -604,24 +717,27 @@ def review_approve(*, actor, payment_id: int, reason: str = "") -> Payment:
     """Approve a claimed item. Four eyes: a payment that needs two approvals records the first
     and goes back to the queue; the second must come from a different person (FourEyes),
     holding payments.approve_large_withdrawal. The last approval approves: a funded deposit
-    is credited and completed; a withdrawal waits for payout."""
+    is credited and completed (if the wallet's guard refuses the credit, the approval is
+    refused with its GuardRefusal and nothing changes); a withdrawal waits for payout."""
     with transaction.atomic(), audit_as(actor):
         payment = _locked(payment_id)
         _require(actor, "payments.approve_payment", payment)
         _held_by(actor, payment)
-        if payment.approvals.filter(staff=actor).exists():
+        already = payment.approvals.filter(staff=actor).exists()
+        if already and payment.approvals_required > 1:
             raise FourEyes("You approved this payment already; another person must give the second approval.")
-        given = payment.approvals.count()
+        # One approval needed: a person approving again (a deposit back in the queue because
+        # its credit was refused) gives the same approval once more, not a second one.
+        given = payment.approvals.exclude(staff=actor).count()
         final = given + 1 >= payment.approvals_required
         if (
             final
             and payment.approvals_required > 1
             and not user_can(actor, "payments.approve_large_withdrawal", brand_id=payment.brand_id)
         ):
-            raise ReviewConflict(
-                "The final approval of this payment needs a senior approver.", code="permission_denied"
-            )
-        PaymentApproval.objects.create(payment=payment, staff=actor, note=(reason or "")[:500])
+            raise PaymentPermissionDenied("The final approval of this payment needs a senior approver.")
+        if not already:
+            PaymentApproval.objects.create(payment=payment, staff=actor, note=(reason or "")[:500])
         _record(payment, ReviewAction.Action.APPROVED, actor=actor, reason=reason)
         if not final:
             previous = _unclaim(payment)
@@ -635,7 +751,9 @@ def review_approve(*, actor, payment_id: int, reason: str = "") -> Payment:
         _save(payment)
         _publish(events.PaymentApproved, payment, actor=actor, previous=previous, reason=reason)
         if payment.kind == Payment.Kind.DEPOSIT and payment.funds_received:
-            _deposit_credit(payment, actor=actor)
+            # A guard refusing the credit refuses the approval: it rolls back (no approval
+            # recorded, still claimed), so the reviewer is told, and can reject instead.
+            _deposit_credit(payment, actor=actor, hold=False)
     return payment
 
 
@@ -706,7 +824,7 @@ def reviews_escalate_overdue(*, now=None, batch: int = 500) -> int:
         .values_list("pk", flat=True)[:batch]
     )
     for payment_id in ids:
-        with transaction.atomic():
+        with transaction.atomic(), audit_as(SYSTEM):
             payment = (
                 Payment.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=payment_id, queue=Queue.STANDARD, sla_due_at__lte=now)
@@ -736,6 +854,13 @@ def review_bulk_approve(*, actor, payment_ids: list[int], reason: str = "") -> d
                     actor=actor, payment_id=payment_id, reason=reason or "bulk approval (low risk)"
                 )
             approved.append(payment_id)
-        except (ReviewConflict, TransitionRefused, PaymentNotFound, FourEyes, GuardRefusal) as exc:
+        except (
+            ReviewConflict,
+            TransitionRefused,
+            PaymentNotFound,
+            PaymentPermissionDenied,
+            FourEyes,
+            GuardRefusal,
+        ) as exc:
             skipped[payment_id] = exc.message
     return {"approved": approved, "skipped": skipped}
