@@ -289,6 +289,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LimitKindEnum": "apps.responsible_gaming.models.Kind.choices",
         "ExclusionKindEnum": "apps.responsible_gaming.models.ExclusionKind.choices",
+        "PaymentKindEnum": "apps.payments.api.serializers.PAYMENT_KINDS",
+        "PaymentMethodEnum": "apps.payments.models.Method.choices",
+        "PaymentStatusEnum": "apps.payments.models.Status.choices",
+        "PlayerPaymentStatusEnum": "apps.payments.api.serializers.PLAYER_STATUSES",
     },
 }
 
