@@ -1,0 +1,70 @@
+"""Browser tests: Playwright driving Debian's chromium against a live server on 127.0.0.1.
+
+Playwright cannot download its own browser here, so it launches /usr/bin/chromium (the
+`chromium` package; .ci/run installs it when it is missing). Without it these tests are
+skipped loudly outside CI and fail in CI, like the PostgreSQL tests.
+"""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("PAM_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "browser-pass-2026"
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which(CHROMIUM) or os.environ.get("CI") == "true":
+        return
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            reason = f"needs chromium at {CHROMIUM} (apt-get install chromium)"
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def page(settings):
+    """A fresh browser page. Playwright is started per test: its sync API runs an event loop
+    in this thread, and Django refuses ORM calls while one runs, so the loop must be gone
+    before the test database is flushed (the ORM calls the test makes between browser
+    steps are allowed explicitly, and only while the browser runs)."""
+    from playwright.sync_api import sync_playwright
+
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(15_000)
+            yield page
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def admin_login(live_server, page):
+    """admin_login(user): sign `user` in through the admin's login form."""
+
+    def login(user) -> None:
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{live_server.url}/admin/")
+
+    return login
