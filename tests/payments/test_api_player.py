@@ -534,3 +534,15 @@ def test_a_deposit_in_a_currency_the_brand_does_not_offer_is_refused(api, policy
         "message": "SEK is not offered by this brand.",
     }
     assert not Payment.objects.exists()
+
+
+def test_a_player_who_self_excludes_cannot_deposit_with_the_token_they_hold(api, player, policy):
+    # given: a signed-in player self-excludes (6 months, this brand)
+    rg_services.self_exclusion_start(actor=player, player=player, months=6)
+
+    # when: the same session tries to deposit
+    response = api.post(DEPOSIT_URL, {"amount": "10.00", "currency": "GBP"}, format="json")
+
+    # then: compliance.check inside deposit_initiate refuses, and nothing was written
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "self_excluded")
+    assert not Payment.objects.exists()
