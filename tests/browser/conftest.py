@@ -9,6 +9,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 CHROMIUM = os.environ.get("PAM_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -50,6 +51,10 @@ def page(settings):
             page.set_default_timeout(15_000)
             yield page
             browser.close()
+            # Inside Playwright's loop the ORM calls of the test get connections of their own
+            # (Django's connections are per thread *and* per running loop): close them here,
+            # or they outlive the test as idle sessions on the test database.
+            connections.close_all()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
