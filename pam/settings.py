@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "apps.compliance",
     "apps.responsible_gaming",
     "apps.payments",
+    "apps.exclusions",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.payments.tasks.reviews_escalate_overdue_task",
         "schedule": env.float("PAYMENTS_SLA_CHECK_INTERVAL_SECONDS", default=60.0),
     },
+    "exclusions-daily-recheck": {
+        "task": "apps.exclusions.tasks.batch_tick_task",
+        "schedule": env.float("EXCLUSIONS_BATCH_TICK_SECONDS", default=900.0),
+    },
 }
 
 # --- Payments ---------------------------------------------------------------------------
@@ -255,6 +260,40 @@ WALLET_ADJUSTMENT_FOUR_EYES_ABOVE = env.int("WALLET_ADJUSTMENT_FOUR_EYES_ABOVE",
 
 # Player API tokens expire; a player logs in again after this many seconds.
 PLAYER_TOKEN_TTL_SECONDS = env.int("PLAYER_TOKEN_TTL_SECONDS", default=12 * 3600)
+
+# --- Self-exclusion registers (GAMSTOP, Spelpaus) ----------------------------------------
+# A register call is tried at most EXCLUSIONS_RETRIES times (429, 5xx, network errors), with
+# exponential backoff from EXCLUSIONS_BACKOFF_SECONDS (or the register's Retry-After), and
+# gives up (fails closed) once EXCLUSIONS_RETRY_MAX_SECONDS of waiting would be exceeded.
+EXCLUSIONS_RETRIES = env.int("EXCLUSIONS_RETRIES", default=3)
+EXCLUSIONS_BACKOFF_SECONDS = env.float("EXCLUSIONS_BACKOFF_SECONDS", default=0.5)
+EXCLUSIONS_RETRY_MAX_SECONDS = env.float("EXCLUSIONS_RETRY_MAX_SECONDS", default=10.0)
+# Per register and brand: this many failed calls in a row open the circuit; calls then fail
+# fast (closed) until EXCLUSIONS_BREAKER_RESET_SECONDS have passed and a trial call succeeds.
+EXCLUSIONS_BREAKER_FAILURES = env.int("EXCLUSIONS_BREAKER_FAILURES", default=5)
+EXCLUSIONS_BREAKER_RESET_SECONDS = env.float("EXCLUSIONS_BREAKER_RESET_SECONDS", default=60.0)
+# A brand whose pack names a register it has no configuration for: "refuse" (fail closed,
+# the regulator's answer) or "skip" (log a warning; only for development and demo data).
+EXCLUSIONS_UNCONFIGURED = env.str("EXCLUSIONS_UNCONFIGURED", default="skip" if DEBUG else "refuse")
+if EXCLUSIONS_UNCONFIGURED not in ("refuse", "skip"):
+    raise ImproperlyConfigured("EXCLUSIONS_UNCONFIGURED must be refuse or skip.")
+if not DEBUG and EXCLUSIONS_UNCONFIGURED == "skip":
+    raise ImproperlyConfigured(
+        "EXCLUSIONS_UNCONFIGURED=skip lets players past an unconfigured register; it needs DEBUG=true."
+    )
+# The daily re-check (apps/exclusions/batch.py): a beat tick every EXCLUSIONS_BATCH_TICK_SECONDS
+# works every run in progress and starts a new run per brand and daily register once the
+# last one started EXCLUSIONS_BATCH_EVERY_HOURS ago. 20 h + ticks of 15 min + a chunk failed
+# closed after 3 failed attempts (ticks) keeps every player's re-check within 24 h.
+EXCLUSIONS_BATCH_TICK_SECONDS = env.float("EXCLUSIONS_BATCH_TICK_SECONDS", default=900.0)
+EXCLUSIONS_BATCH_EVERY_HOURS = env.float("EXCLUSIONS_BATCH_EVERY_HOURS", default=20.0)
+EXCLUSIONS_BATCH_CHUNK_MAX_ATTEMPTS = env.int("EXCLUSIONS_BATCH_CHUNK_MAX_ATTEMPTS", default=3)
+EXCLUSIONS_GAMSTOP_BATCH_SIZE = env.int("EXCLUSIONS_GAMSTOP_BATCH_SIZE", default=1000)
+EXCLUSIONS_SPELPAUS_CHUNK_SIZE = env.int("EXCLUSIONS_SPELPAUS_CHUNK_SIZE", default=100)
+# Players read per page by marketing exports (each page is checked in bulk).
+EXCLUSIONS_MARKETING_CHUNK_SIZE = env.int("EXCLUSIONS_MARKETING_CHUNK_SIZE", default=1000)
+if not 1 <= EXCLUSIONS_GAMSTOP_BATCH_SIZE <= 1000:
+    raise ImproperlyConfigured("EXCLUSIONS_GAMSTOP_BATCH_SIZE must be 1 to 1000 (GAMSTOP's batch limit).")
 
 # --- Audit -----------------------------------------------------------------------------
 AUDITLOG_CID_GETTER = "apps.core.correlation.correlation_id_get"
@@ -348,5 +387,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per task run is noise at INFO; failures still log at WARNING/ERROR.
         "celery.app.trace": {"level": "WARNING"},
+        # One line per register request (GAMSTOP, Spelpaus) at INFO; the checks are stored anyway.
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -79,6 +79,14 @@ def _fast_hashing_and_clean_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _registers_unconfigured_skipped(settings):
+    # The suite's GB and SE brands have no self-exclusion register configuration; outside
+    # tests/exclusions (which configures fake registers, and tests that an unconfigured
+    # register fails closed) their register checks are skipped, as in development.
+    settings.EXCLUSIONS_UNCONFIGURED = "skip"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_refusal_notes():
     # Refusals noted by the wallet guard wait in a context variable for the end of the unit
     # of work (refusals.py); a test is one, so notes never leak into the next test.

@@ -122,7 +122,6 @@ def _profile_validate(player: Player) -> None:
     )
 
 
-@transaction.atomic
 def player_register(
     *,
     brand: Brand,
@@ -147,6 +146,9 @@ def player_register(
     Refuses an inactive brand, an under-age person, a currency the brand does not offer,
     a duplicate username, email or national id on the brand (case-insensitive), and
     invalid fields. Publishes PlayerRegistered. `actor` defaults to the new player.
+
+    The compliance check runs outside any transaction of ours, so the self-exclusion
+    register checks it stores stay stored when the registration is refused.
     """
     if not brand.active:
         raise RegistrationRefused("This brand does not accept registrations.", code="brand_inactive")
@@ -201,13 +203,13 @@ def player_register(
     )
     if duplicate.exists():
         raise AlreadyRegistered()
-    try:
-        with transaction.atomic(), audit_as(actor or player):
-            player.save()
-    except IntegrityError as exc:
-        # A concurrent registration won the race for the same username/email/id.
-        raise AlreadyRegistered() from exc
-    with audit_as(actor or player):
+    with transaction.atomic(), audit_as(actor or player):
+        try:
+            with transaction.atomic():
+                player.save()
+        except IntegrityError as exc:
+            # A concurrent registration won the race for the same username/email/id.
+            raise AlreadyRegistered() from exc
         publish(
             PlayerRegistered(
                 player_id=player.pk,

@@ -27,6 +27,21 @@ VIEW_RG = [
     "responsible_gaming.view_exclusion",
     "responsible_gaming.view_refusal",
 ]
+# Self-exclusion registers: configuration (keys never shown), check history, batch runs.
+VIEW_EXCLUSIONS = [
+    "exclusions.view_registerconfig",
+    "exclusions.view_registercheck",
+    "exclusions.view_batchrun",
+    "exclusions.view_batchchunk",
+]
+CONFIGURE_EXCLUSIONS = [
+    "exclusions.view_registerconfig",
+    "exclusions.add_registerconfig",
+    "exclusions.change_registerconfig",
+]
+# Marketing lists: who may be contacted (exclusions.marketing_export) and what was removed, why.
+VIEW_MARKETING_EXPORTS = ["exclusions.view_marketingexport", "exclusions.view_marketingremoval"]
+EXPORT_MARKETING = [*VIEW_MARKETING_EXPORTS, "exclusions.export_marketing"]
 
 ROLES: dict[str, list[str]] = {
     "Compliance officer": [
@@ -45,6 +60,9 @@ ROLES: dict[str, list[str]] = {
         *VIEW_RG,
         "responsible_gaming.set_limits",
         "compliance.view_brandrulesversion",
+        *VIEW_EXCLUSIONS,
+        "exclusions.check_now",
+        *EXPORT_MARKETING,
         *VIEW_PAYMENTS,
         *REVIEW_PAYMENTS,
         "payments.review_senior_queue",
@@ -63,6 +81,8 @@ ROLES: dict[str, list[str]] = {
         *VIEW_GAMES,
         *VIEW_RG,
         *VIEW_PAYMENTS,
+        "exclusions.view_registercheck",
+        "exclusions.check_now",
     ],
     "Payments reviewer": [
         *VIEW_TENANTS,
@@ -82,6 +102,8 @@ ROLES: dict[str, list[str]] = {
         "games.change_hub88integration",
         "payments.view_paymentiqintegration",
         "payments.change_paymentiqintegration",
+        *CONFIGURE_EXCLUSIONS,
+        *EXPORT_MARKETING,
         "players.view_player",
         "auditlog.view_logentry",
         "compliance.view_brandrulesversion",
@@ -108,6 +130,7 @@ ROLES: dict[str, list[str]] = {
         "games.change_hub88integration",
         "payments.view_paymentiqintegration",
         "payments.change_paymentiqintegration",
+        *CONFIGURE_EXCLUSIONS,
         "compliance.view_brandrulesversion",
         "compliance.add_brandrulesversion",
         "payments.view_payment",
@@ -133,6 +156,8 @@ ROLES: dict[str, list[str]] = {
         "games.view_hub88integration",
         "payments.view_paymentiqintegration",
         *VIEW_RG,
+        *VIEW_EXCLUSIONS,
+        *VIEW_MARKETING_EXPORTS,
         "compliance.view_brandrulesversion",
         *VIEW_PAYMENTS,
         "payments.view_reviewpolicy",
