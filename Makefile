@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
 	SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false
 
-.PHONY: run test lint migrations-check lock benchmark benchmark-wallet clean
+.PHONY: run test lint migrations-check lock benchmark benchmark-wallet benchmark-exclusions clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 run: $(VENV)/.runtime
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py seed_demo
-	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@# The fake GAMSTOP and Spelpaus registers the demo GB and SE brands ask; stopped with the server.
+	DEBUG=true $(BIN)/python manage.py fake_registers & FAKES=$$!; \
+		trap 'kill $$FAKES 2>/dev/null' EXIT INT TERM; \
+		DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## test: lint, migrations check, and the whole suite on PostgreSQL + Redis
 test: lint migrations-check
@@ -69,6 +72,11 @@ $(VENV)/.bench: benchmarks/requirements.txt $(VENV)/.runtime
 
 benchmark-wallet: $(VENV)/.bench
 	$(BIN)/python benchmarks/wallet.py --database-url "$(BENCH_DATABASE_URL)" --broker-url "$(BENCH_BROKER_URL)" $(BENCH_ARGS)
+
+## benchmark-exclusions: the daily GAMSTOP re-check of 10k, 50k and 100k players against the fake batch server (players/s, peak memory)
+BENCH_EXCLUSIONS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_exclusions
+benchmark-exclusions: $(VENV)/.runtime
+	$(BIN)/python benchmarks/exclusions.py --database-url "$(BENCH_EXCLUSIONS_DATABASE_URL)" $(BENCH_ARGS)
 
 ## lock: recompile the pinned requirements from requirements*.in (needs pip-tools)
 lock:
