@@ -58,6 +58,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks.common import database_drop, database_recreate, libpq_conninfo  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pam_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/15"
 SOURCE = "bench"  # the idempotency-key source of modes (a) and (b)
@@ -165,11 +167,6 @@ def fingerprint(*parts) -> str:
 
 def win_amount(rng: random.Random) -> int:
     return rng.randint(1, 2 * BET_AMOUNT - 1)
-
-
-def libpq_conninfo(url: str) -> str:
-    """postgres://user@host:port/db -> a libpq conninfo string (psycopg accepts URLs too)."""
-    return url.replace("postgres://", "postgresql://", 1)
 
 
 def _proc_cpu_ticks(pid: int) -> int:
@@ -823,25 +820,6 @@ def slots_call(slots, n: int, messages) -> list:
 
 
 # --- fixtures --------------------------------------------------------------------------
-
-
-def database_recreate(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    if not name.replace("_", "").isalnum():
-        raise SystemExit(f"refusing a database name like {name!r}")
-    with psycopg.connect(libpq_conninfo(base + "/postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(libpq_conninfo(base + "/postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fixtures_create(n_wallets: int) -> list[dict]:
