@@ -58,8 +58,8 @@ from apps.exclusions.models import BatchChunk, BatchRun, Purpose, Register, Regi
 from apps.exclusions.selectors import register_config_get, registers_of_brand
 from apps.games.services import game_sessions_close_for_player
 from apps.players.exceptions import StatusChangeRefused
-from apps.players.models import Player, PlayerToken
-from apps.players.services import player_status_apply
+from apps.players.models import Player
+from apps.players.services import player_status_apply, player_tokens_revoke
 from apps.tenants.models import Brand
 from apps.tenants.selectors import brands_visible_to
 
@@ -243,9 +243,7 @@ def _ask(run: BatchRun, players: list[Player]) -> dict[int, tuple[str, str]]:
 
 
 def _tokens_revoke(player_ids: list[int], now) -> int:
-    return PlayerToken.objects.filter(player_id__in=player_ids, revoked_at__isnull=True).update(
-        revoked_at=now
-    )
+    return player_tokens_revoke(player_ids=player_ids, now=now)
 
 
 def _player_exclude(run: BatchRun, player: Player, check: RegisterCheck, now) -> None:

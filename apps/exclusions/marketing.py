@@ -76,15 +76,12 @@ class MarketingExportRefused(ExclusionsError):
 # --- who may be contacted ------------------------------------------------------------------
 
 
-def _local_reason(player: Player) -> str | None:
-    from apps.responsible_gaming.interface import restriction_of
-
+def _local_reason(player: Player, restrictions: dict[int, str]) -> str | None:
     if player.status != Player.Status.ACTIVE:
         return f"account_{player.status}"
     if not player.marketing_opt_in:
         return "opted_out"
-    restriction = restriction_of(player.pk)
-    return restriction or None
+    return restrictions.get(player.pk) or None
 
 
 def _registers_of(brand_id: int) -> list[str]:
@@ -187,8 +184,11 @@ def marketing_allowed(players) -> dict[int, str | None]:
     players = list(players)
     reasons: dict[int, str | None] = {}
     by_brand: dict[int, list[Player]] = {}
+    from apps.responsible_gaming.interface import restrictions_of
+
+    restrictions = restrictions_of(p.pk for p in players)
     for player in players:
-        reasons[player.pk] = _local_reason(player)
+        reasons[player.pk] = _local_reason(player, restrictions)
         if reasons[player.pk] is None:
             by_brand.setdefault(player.brand_id, []).append(player)
     for brand_id, candidates in by_brand.items():

@@ -289,6 +289,14 @@ def player_logout(*, key: str) -> None:
     )
 
 
+def player_tokens_revoke(*, player_ids, now=None) -> int:
+    """End every open API session of these players (a register's failed re-check, ...);
+    idempotent. How many were open."""
+    return PlayerToken.objects.filter(player_id__in=list(player_ids), revoked_at__isnull=True).update(
+        revoked_at=now or timezone.now()
+    )
+
+
 def _profile_update(*, actor, player: Player, changes: dict, allowed: tuple[str, ...]) -> list[str]:
     unknown = set(changes) - set(allowed)
     if unknown:

@@ -19,6 +19,18 @@ def restriction_of(player_id: int, *, now=None) -> str:
     return code if until is None or until > now else ""
 
 
+def restrictions_of(player_ids, *, now=None) -> dict[int, str]:
+    """restriction_of for many players in one query: {player id: "timed_out" | "self_excluded"}
+    for those with one in force (the others are absent)."""
+    now = now or timezone.now()
+    rows = GuardState.objects.filter(player_id__in=list(player_ids)).exclude(blocked_code="")
+    return {
+        player_id: code
+        for player_id, code, until in rows.values_list("player_id", "blocked_code", "blocked_until")
+        if until is None or until > now
+    }
+
+
 def deposit_limit_periods(player_id: int) -> set[str]:
     return set(Limit.objects.filter(player_id=player_id, kind="deposit").values_list("period", flat=True))
 
