@@ -669,7 +669,7 @@ class ReviewPolicyForm(forms.ModelForm):
         help_texts = {
             "amount_thresholds": 'At or above, a payment is reviewed: {"GBP": "1700.00", "EUR": "2000.00"}.',
             "four_eyes_above": 'Above, a withdrawal needs two approvals: {"GBP": "1000.00"}.',
-            "low_risk_flags": "Flags that still allow bulk approval, e.g. "
+            "low_risk_flags": "Flags that still allow bulk approval (empty: none), e.g. "
             '["first_withdrawal", "new_payment_account"]. Known: ' + ", ".join(FLAG_LABELS) + ".",
         }
 

@@ -311,6 +311,10 @@ class PaymentApproval(models.Model):
         return {"operator_id": self.payment.brand.operator_id, "brand_id": self.payment.brand_id}
 
 
+def default_low_risk_flags() -> list[str]:
+    return ["first_withdrawal", "new_payment_account"]
+
+
 class ReviewPolicy(models.Model):
     """A brand's review rules (admin). A brand without one uses the defaults below."""
 
@@ -332,8 +336,9 @@ class ReviewPolicy(models.Model):
     # More than `velocity_count` payments of one kind within `velocity_minutes`.
     velocity_count = models.PositiveIntegerField(default=5)
     velocity_minutes = models.PositiveIntegerField(default=60)
-    # Flags that still count as low risk: such items may be approved in bulk.
-    low_risk_flags = models.JSONField(default=list, blank=True)
+    # Flags that still count as low risk: items with only these may be approved in bulk. An
+    # empty list means none: nothing is approved in bulk.
+    low_risk_flags = models.JSONField(default=default_low_risk_flags, blank=True)
     sla_minutes = models.PositiveIntegerField(default=240, help_text="Standard queue deadline.")
     senior_sla_minutes = models.PositiveIntegerField(default=480, help_text="Senior queue deadline.")
     updated_at = models.DateTimeField(default=timezone.now)

@@ -37,10 +37,6 @@ FLAG_LABELS = {
     "paid_before_approval": "Paid before approval",
 }
 
-# Flags that mean "fine, but look once": bulk approval is allowed for items with only these
-# (a brand's policy may name its own list).
-DEFAULT_LOW_RISK = ("first_withdrawal", "new_payment_account")
-
 
 @dataclass(frozen=True)
 class Flag:
@@ -153,7 +149,7 @@ def _withdrawal_flags(payment: Payment, policy: ReviewPolicy) -> list[Flag]:
 def low_risk(payment: Payment) -> bool:
     """May this item be approved in bulk: only low-risk flags, and one approval suffices."""
     policy = policy_for(payment.brand_id)
-    allowed = set(policy.low_risk_flags or DEFAULT_LOW_RISK)
+    allowed = set(policy.low_risk_flags)
     return payment.approvals_required <= 1 and all(code in allowed for code in payment.flag_codes)
 
 

@@ -18,6 +18,7 @@ from tests.payments.states import (
     event_types,
     last_event_id,
     lenient_policy,
+    new_account,
     payment_in,
     roles,  # noqa: F401 - fixture: faster role groups
     snapshot,
@@ -326,3 +327,19 @@ def test_bulk_approval_skips_a_senior_queue_item_it_may_not_take(queued, reviewe
         "skipped": {queued.pk: "Only the senior queue's reviewers can take this item."},
     }
     assert snapshot(queued) == before
+
+
+def test_a_policy_with_no_low_risk_flags_approves_nothing_in_bulk(brand, withdrawal, compliance_officer):
+    # given: the brand's policy names no low-risk flag; a withdrawal to a new account waits
+    lenient_policy(brand, four_eyes_above={"GBP": "20.00"}, low_risk_flags=[])
+    payment = withdrawal(amount=1_000, account=new_account())
+    assert payment.flag_codes == ["new_payment_account"]
+
+    # when
+    outcome = services.review_bulk_approve(actor=compliance_officer, payment_ids=[payment.pk])
+
+    # then
+    assert outcome["approved"] == []
+    assert list(outcome["skipped"]) == [payment.pk]
+    payment.refresh_from_db()
+    assert payment.status == Status.PENDING_REVIEW
