@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.responsible_gaming",
     "apps.payments",
     "apps.exclusions",
+    "apps.timeline",
 ]
 
 MIDDLEWARE = [

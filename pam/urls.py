@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/staff/", include("apps.players.api.staff_urls")),
     path("api/v1/staff/", include("apps.responsible_gaming.api.staff_urls")),
     path("api/v1/staff/", include("apps.exclusions.api.urls")),
+    path("api/v1/staff/", include("apps.timeline.api.urls")),
     path("api/v1/", include("apps.payments.api.urls")),
     path("integrations/hub88/", include("apps.games.providers.hub88.urls")),
     path("integrations/paymentiq/", include("apps.payments.providers.paymentiq.urls")),
