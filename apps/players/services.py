@@ -446,3 +446,73 @@ def players_export_csv(*, actor, players) -> str:
                 actor=actor,
             )
     return out.getvalue()
+
+
+# --- GDPR erasure ------------------------------------------------------------------------------
+
+ERASED_DATE_OF_BIRTH = date(1900, 1, 1)
+
+
+def player_erased_values(player: Player) -> dict:
+    """What an erased player's personal fields (and username) become: nothing that points
+    to the person, unique where the field must be (e-mail, username), valid where the
+    column cannot be empty (date of birth)."""
+    return {
+        "username": f"erased-{player.pk}",
+        "email": f"erased-{player.pk}@erased.invalid",
+        "first_name": "Erased",
+        "last_name": "Erased",
+        "date_of_birth": ERASED_DATE_OF_BIRTH,
+        "address_line": "",
+        "city": "",
+        "postcode": "",
+        "mobile": "",
+        "national_id": "",
+    }
+
+
+def player_personal_data_erase(*, actor, player: Player, keep=(), reason: str) -> list[str]:
+    """Replace the player's personal data with anonymised values (GDPR erasure); the fields
+    that changed.
+
+    For services that checked their own permission (timeline's erasure checks
+    timeline.process_erasure). `keep` names personal fields the law requires be kept (a
+    self-excluded person's identifiers, see timeline.erasure); everything else in
+    PERSONAL_DATA_FIELDS, and the username, is replaced. Also: the password can no longer
+    be used, marketing consent is withdrawn, API sessions end, and an active or suspended
+    account is closed (player_status_apply: event and audit). Takes the player's row lock;
+    audited with the values masked (players' auditlog registration). Idempotent: a second
+    call changes nothing and publishes nothing. Publishes PlayerProfileChanged with the
+    field names only.
+    """
+    from django.contrib.auth.hashers import is_password_usable
+
+    unknown = set(keep) - set(PERSONAL_DATA_FIELDS)
+    if unknown:
+        raise ValueError(f"not personal data fields: {sorted(unknown)}")
+    with transaction.atomic(), audit_as(actor):
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        values = {name: value for name, value in player_erased_values(locked).items() if name not in keep}
+        values["marketing_opt_in"] = False
+        changed = [name for name, value in values.items() if getattr(locked, name) != value]
+        if is_password_usable(locked.password):
+            locked.password = make_password(None)
+            changed.append("password")
+        for name in changed:
+            if name != "password":
+                setattr(locked, name, values[name])
+        if changed:
+            locked.save(update_fields=changed)
+            shown = sorted(name for name in changed if name != "password")
+            if shown:
+                publish(
+                    PlayerProfileChanged(player_id=locked.pk, brand_id=locked.brand_id, fields=shown),
+                    actor=actor,
+                )
+        PlayerToken.objects.filter(player=locked, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if locked.status in (Player.Status.ACTIVE, Player.Status.SUSPENDED):
+            player_status_apply(actor=actor, player=locked, transition="close", reason=reason)
+    for name in (*PERSONAL_DATA_FIELDS, "username", "marketing_opt_in", "password", "status"):
+        setattr(player, name, getattr(locked, name))
+    player.status_reason = locked.status_reason
+    return sorted(changed)

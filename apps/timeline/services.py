@@ -1,8 +1,14 @@
-"""Writes of the timeline: record one event's entry, rebuild entries from the outbox."""
+"""Writes of the timeline: record one event's entry, rebuild entries from the outbox.
+
+Both go through retention.entries_admitted: what retention or an erasure removed stays
+removed, and an erased player's entries are written without their free text, whichever
+way (live or rebuild) they arrive.
+"""
 
 from apps.core.models import Event
 from apps.timeline.models import TimelineEntry
-from apps.timeline.projection import MAPPED_TYPES, entry_from_event
+from apps.timeline.projection import MAPPED_TYPES
+from apps.timeline.retention import entries_admitted
 
 REBUILD_BATCH = 1000
 
@@ -10,16 +16,17 @@ REBUILD_BATCH = 1000
 def timeline_entry_record(*, event: Event) -> None:
     """Add the event's entry, if it has one. Idempotent by event: INSERT ... ON CONFLICT DO
     NOTHING on the unique event, so a repeat (or a rebuild that got there first) adds nothing."""
-    entry = entry_from_event(event)
-    if entry is not None:
-        TimelineEntry.objects.bulk_create([entry], ignore_conflicts=True)
+    entries = entries_admitted([event])
+    if entries:
+        TimelineEntry.objects.bulk_create(entries, ignore_conflicts=True)
 
 
 def timeline_rebuild(*, player_id: int | None = None, batch_size: int = REBUILD_BATCH) -> int:
     """Replay the outbox (in id order, a batch at a time) through the live mapping; returns
     how many entries were added. Entries that exist are left alone (ON CONFLICT DO NOTHING),
     so a rebuild can run while live delivery goes on, and running it twice adds nothing.
-    Each batch commits on its own: an interrupted rebuild resumes by running again."""
+    Each batch commits on its own: an interrupted rebuild resumes by running again.
+    Entries retention removed are not brought back (retention.entries_admitted)."""
     events = Event.objects.filter(type__in=MAPPED_TYPES, player_id__isnull=False)
     if player_id is not None:
         events = events.filter(player_id=player_id)
@@ -30,7 +37,7 @@ def timeline_rebuild(*, player_id: int | None = None, batch_size: int = REBUILD_
         if not batch:
             break
         last_id = batch[-1].pk
-        entries = [entry for entry in map(entry_from_event, batch) if entry is not None]
+        entries = entries_admitted(batch)
         TimelineEntry.objects.bulk_create(entries, ignore_conflicts=True)
     return _count(player_id) - before
 
