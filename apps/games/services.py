@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.core.actors import system_actor
 from apps.core.events import publish
 from apps.core.models import Currency
-from apps.games.events import GameSessionOpened, GameSessionsClosed
+from apps.games.events import GameSessionOpened, GameSessionsClosed, RoundClosed, RoundCorrected
 from apps.games.exceptions import GameUnavailable, PlayerNotActive, SessionRefused
 from apps.games.models import Game, GameSession, Round
 from apps.players.models import Player
@@ -191,6 +191,12 @@ def round_record(
     rollback delivered before its bet still ends up cancelling it. Locks the round row,
     so concurrent deliveries of one round's events queue instead of losing an update.
     A round, once closed, stays closed.
+
+    Publishes games.round_closed (once: only the delivery that moves the round from open
+    to closed) and, when a later event changes a closed round's totals or rollback count
+    (a late rollback or win, a bet delivered after the close), games.round_corrected with
+    the round's new figures. A repeated event returns before any of this: it publishes
+    nothing.
     """
     if kind not in ROUND_KINDS:
         raise ValueError(f"not a round movement: {kind}")
@@ -205,6 +211,8 @@ def round_record(
         key = str(event_id)
         if key in game_round.applied:
             return game_round
+        was_closed = game_round.status == Round.Status.CLOSED
+        figures_before = _round_figures(game_round)
         game_round.applied[key] = [kind, transaction_id, amount, reversed_transaction_id]
         game_round.bet_total, game_round.win_total = _round_totals(game_round.applied)
         game_round.opened_at = min(game_round.opened_at, occurred_at)
@@ -214,7 +222,46 @@ def round_record(
         if game_round.game_id is None and game_code:
             game_round.game = Game.objects.filter(provider=provider, code=game_code).first()
         game_round.save()
+        if game_round.status == Round.Status.CLOSED and not was_closed:
+            _round_announce(RoundClosed, game_round, game_code=game_code)
+        elif was_closed and _round_figures(game_round) != figures_before:
+            _round_announce(RoundCorrected, game_round, game_code=game_code)
     return game_round
+
+
+def _round_figures(game_round: Round) -> tuple[int, int, int]:
+    """What a round's announcement tells: (bets, wins, rollbacks)."""
+    rollbacks = sum(1 for kind, *_rest in game_round.applied.values() if kind == "rollback")
+    return game_round.bet_total, game_round.win_total, rollbacks
+
+
+def _round_announce(event_class: type[RoundClosed], game_round: Round, *, game_code: str) -> None:
+    """Publish the round's closing (or correction), in the caller's transaction. The player
+    and currency are the wallet's: a round is kept per wallet, and a wallet never changes
+    hands or currency."""
+    player_id, currency, exponent = Wallet.objects.values_list(
+        "player_id", "currency_id", "currency__exponent"
+    ).get(pk=game_round.wallet_id)
+    bet_total, win_total, rollbacks = _round_figures(game_round)
+    publish(
+        event_class(
+            round_id=game_round.pk,
+            player_id=player_id,
+            brand_id=game_round.brand_id,
+            provider=game_round.provider,
+            round_ref=game_round.round_ref,
+            # The catalogue's code when the game is known; else what the provider sent.
+            game_code=game_round.game.code if game_round.game_id else game_code,
+            currency=currency,
+            currency_exponent=exponent,
+            bet_total=bet_total,
+            win_total=win_total,
+            rollbacks=rollbacks,
+            opened_at=game_round.opened_at.isoformat(),
+            closed_at=game_round.closed_at.isoformat(),
+        ),
+        actor=system_actor("games"),
+    )
 
 
 def _round_totals(applied: dict) -> tuple[int, int]:

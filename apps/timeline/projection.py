@@ -4,14 +4,22 @@
 so replaying the outbox gives exactly the entries live delivery gave. Summaries carry no
 personal data (no IP, name or e-mail): staff without players.view_personal_data read them.
 
-Not mapped: bets, wins and rollbacks (one per bet would drown the timeline; game rounds
-are left to a later round-closed event), and events about no player (exports, batch runs,
-brand rules, staff access, reconciliation).
+Game play is told by round: games.round_closed gives one GAME entry per round ("Round
+<game> closed: bet 10.00 EUR, won 4.50"), and games.round_corrected one more when a closed
+round's totals change later (a late rollback or win). Their `amount` is the round's net for
+the player, win - bet (negative when the player lost): what the round did to the balance.
+The round event carries its currency's exponent, so the summary is formatted from the
+event alone.
+
+Not mapped: bets, wins and rollbacks (one per bet would drown the timeline; their round
+tells them), and events about no player (exports, batch runs, brand rules, staff access,
+reconciliation).
 """
 
 from collections.abc import Callable
 
 from apps.core.models import Event
+from apps.core.money import money_format
 from apps.timeline.models import TimelineEntry
 
 Category = TimelineEntry.Category
@@ -217,6 +225,39 @@ def _session_opened(event: Event, p: dict) -> Mapped:
     )
 
 
+def _money(minor, p: dict, *, with_currency: bool = True) -> str:
+    exponent = p.get("currency_exponent")
+    if not isinstance(minor, int) or not isinstance(exponent, int):
+        return str(minor)  # not a well-formed round event: the minor units, as they are
+    shown = money_format(minor, currency_exponent=exponent, currency_code=p.get("currency", ""))
+    return shown if with_currency else shown.rsplit(" ", 1)[0]
+
+
+def _round(verb: str) -> Callable[[Event, dict], Mapped]:
+    def mapped(event: Event, p: dict) -> Mapped:
+        bet, win = p.get("bet_total"), p.get("win_total")
+        summary = (
+            f"Round {p.get('game_code') or p.get('round_ref', '')} {verb}: bet {_money(bet, p)}, "
+            f"won {_money(win, p, with_currency=False)}"
+        )
+        rollbacks = p.get("rollbacks")
+        if rollbacks:
+            summary += f" ({rollbacks} rollback{'' if rollbacks == 1 else 's'})"
+        net = win - bet if isinstance(bet, int) and isinstance(win, int) else None
+        return (
+            Category.GAME,
+            summary,
+            {
+                "amount": net,
+                "currency": p.get("currency", ""),
+                "source_type": "games.round",
+                "source_id": p.get("round_id"),
+            },
+        )
+
+    return mapped
+
+
 MAPPERS: dict[str, Callable[[Event, dict], Mapped]] = {
     "players.player_registered": _registered,
     "players.login_succeeded": _login_succeeded,
@@ -239,6 +280,8 @@ MAPPERS: dict[str, Callable[[Event, dict], Mapped]] = {
     "exclusions.register_checked": _register_checked,
     "exclusions.player_excluded_by_register": _excluded_by_register,
     "games.session_opened": _session_opened,
+    "games.round_closed": _round("closed"),
+    "games.round_corrected": _round("corrected"),
 }
 MAPPED_TYPES = tuple(MAPPERS)
 
