@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
 	SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false
 
-.PHONY: run test lint migrations-check lock benchmark benchmark-wallet benchmark-exclusions clean
+.PHONY: run test lint migrations-check lock benchmark benchmark-wallet benchmark-exclusions benchmark-timeline benchmark-rules clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,16 @@ benchmark-wallet: $(VENV)/.bench
 BENCH_EXCLUSIONS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_exclusions
 benchmark-exclusions: $(VENV)/.runtime
 	$(BIN)/python benchmarks/exclusions.py --database-url "$(BENCH_EXCLUSIONS_DATABASE_URL)" $(BENCH_ARGS)
+
+## benchmark-timeline: one player's timeline pages (newest 50, filters, text search, deep cursor) with 10M timeline rows: p50/p95/p99 (about 15 minutes; BENCH_ARGS=--proposed adds the text-search index and measures again)
+BENCH_TIMELINE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_timeline
+benchmark-timeline: $(VENV)/.runtime
+	$(BIN)/python benchmarks/timeline.py --database-url "$(BENCH_TIMELINE_DATABASE_URL)" $(BENCH_ARGS)
+
+## benchmark-rules: BeAware, 100 rules: events/s through the engine and the outbox, and backtests over 1M events (about 3 minutes)
+BENCH_RULES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_rules
+benchmark-rules: $(VENV)/.runtime
+	$(BIN)/python benchmarks/rules.py --database-url "$(BENCH_RULES_DATABASE_URL)" $(BENCH_ARGS)
 
 ## lock: recompile the pinned requirements from requirements*.in (needs pip-tools)
 lock:

@@ -23,3 +23,32 @@ def database_drop(url: str) -> None:
     base, _, name = url.rpartition("/")
     with psycopg.connect(libpq_conninfo(base + "/postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def environment_set(database_url: str, **extra: str) -> None:
+    """Production-like settings for a benchmark process (DEBUG off, its own database,
+    plain HTTP on 127.0.0.1), Celery eager unless `extra` names a broker; `extra` adds or
+    overrides variables."""
+    import os
+    import warnings
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "pam.settings",
+            "PAM_IGNORE_DOTENV": "1",
+            "DEBUG": "false",
+            "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
+            "DATABASE_URL": database_url,
+            "DATABASE_CONN_MAX_AGE": "60",  # as .env.example: persistent connections
+            "REDIS_URL": "",
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+    )
+    if "CELERY_BROKER_URL" not in extra:
+        os.environ.pop("CELERY_BROKER_URL", None)  # eager: events dispatched in-process
+    # No collectstatic for a benchmark: whitenoise's note about the missing directory is noise.
+    warnings.filterwarnings("ignore", message="No directory at")

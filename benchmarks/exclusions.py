@@ -31,6 +31,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks import common  # noqa: E402
 from benchmarks.common import database_drop, database_recreate  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pam_bench_exclusions"
@@ -57,25 +58,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def environment_set(args: argparse.Namespace) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pam.settings",
-            "PAM_IGNORE_DOTENV": "1",
-            "DEBUG": "false",
-            "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
-            "DATABASE_URL": args.database_url,
-            "DATABASE_CONN_MAX_AGE": "60",
-            "REDIS_URL": "",
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "LOG_LEVEL": "WARNING",
-            "EXCLUSIONS_GAMSTOP_BATCH_SIZE": str(args.batch_size),
-            "EXCLUSIONS_BREAKER_FAILURES": "1000",
-        }
-    )
     # Celery eager (no broker): the few events of the hits are delivered in-process.
-    os.environ.pop("CELERY_BROKER_URL", None)
+    common.environment_set(
+        args.database_url,
+        EXCLUSIONS_GAMSTOP_BATCH_SIZE=str(args.batch_size),
+        EXCLUSIONS_BREAKER_FAILURES="1000",
+    )
 
 
 # --- the fake register, in its own process ---------------------------------------------------

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.exclusions",
     "apps.timeline",
+    "apps.rules",
 ]
 
 MIDDLEWARE = [
@@ -196,6 +197,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.exclusions.tasks.batch_tick_task",
         "schedule": env.float("EXCLUSIONS_BATCH_TICK_SECONDS", default=900.0),
     },
+    "rules-facts-purge": {
+        "task": "apps.rules.tasks.facts_purge_task",
+        "schedule": env.float("RULES_FACTS_PURGE_INTERVAL_SECONDS", default=3600.0),
+    },
+    "timeline-retention": {
+        "task": "apps.timeline.tasks.retention_run_task",
+        "schedule": env.float("TIMELINE_RETENTION_INTERVAL_SECONDS", default=3600.0),
+    },
 }
 
 # --- Payments ---------------------------------------------------------------------------
@@ -295,6 +304,19 @@ EXCLUSIONS_SPELPAUS_CHUNK_SIZE = env.int("EXCLUSIONS_SPELPAUS_CHUNK_SIZE", defau
 EXCLUSIONS_MARKETING_CHUNK_SIZE = env.int("EXCLUSIONS_MARKETING_CHUNK_SIZE", default=1000)
 if not 1 <= EXCLUSIONS_GAMSTOP_BATCH_SIZE <= 1000:
     raise ImproperlyConfigured("EXCLUSIONS_GAMSTOP_BATCH_SIZE must be 1 to 1000 (GAMSTOP's batch limit).")
+
+# --- E-mail ----------------------------------------------------------------------------
+# smtp://user:password@host:587 (or smtp+tls://...) in production; printed to the console
+# by default. Rule messages to players are sent with it.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@pam.invalid")
+
+# --- BeAware rules ---------------------------------------------------------------------
+# How long a worker keeps its compiled rules before reading them again (the process that
+# saves a rule drops its copy at once; the others pick the edit up within this time).
+RULES_CACHE_SECONDS = env.float("RULES_CACHE_SECONDS", default=5.0)
+# A backtest reads at most this many days of events.
+RULES_BACKTEST_MAX_DAYS = env.int("RULES_BACKTEST_MAX_DAYS", default=90)
 
 # --- Audit -----------------------------------------------------------------------------
 AUDITLOG_CID_GETTER = "apps.core.correlation.correlation_id_get"

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/player/", include("apps.players.api.player_urls")),
     path("api/v1/player/", include("apps.responsible_gaming.api.player_urls")),
+    path("api/v1/player/", include("apps.rules.api.urls")),
     path("api/v1/staff/", include("apps.tenants.api.urls")),
     path("api/v1/staff/", include("apps.players.api.staff_urls")),
     path("api/v1/staff/", include("apps.responsible_gaming.api.staff_urls")),

@@ -332,3 +332,8 @@ _CHECKS = {
     "bonus_grant": _bonus_grant,
     "marketing_contact": _marketing_contact,
 }
+
+
+def brand_timezone(brand_id: int) -> str:
+    """The IANA time zone of the brand's jurisdiction (its pack's `timezone`)."""
+    return rules_for_brand(brand_id).get("timezone")

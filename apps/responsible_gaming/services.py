@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.compliance.selectors import rules_for_brand
-from apps.core.actors import actor_label, audit_as
+from apps.core.actors import Actor, actor_label, audit_as
 from apps.core.events import publish
 from apps.players.models import Player
 from apps.players.services import player_status_apply
@@ -48,9 +48,15 @@ def _is_self(actor, player: Player) -> bool:
 
 
 def _authorise(actor, player: Player, reason: str) -> str:
-    """The player themselves, or staff with set_limits on the brand and a reason."""
+    """The player themselves, staff with set_limits on the brand, or a system actor (a
+    BeAware rule a compliance officer wrote, acting on their authority); all but the
+    player give a reason."""
     reason = (reason or "").strip()
     if _is_self(actor, player):
+        return reason[:500]
+    if isinstance(actor, Actor) and actor.kind == "system":
+        if not reason:
+            raise LimitRefused("A reason is required.", code="reason_required")
         return reason[:500]
     if not user_can(actor, "responsible_gaming.set_limits", brand_id=player.brand_id):
         raise AccessDenied("You may not change this player's responsible-gaming settings.")
@@ -232,14 +238,23 @@ def _limit_write(player: Player, kind: str, period: str, amount: int | None, act
 
 
 def limit_set(
-    *, actor, player: Player, kind: str, period: str, amount: int | None, reason: str = ""
-) -> LimitChange:
+    *,
+    actor,
+    player: Player,
+    kind: str,
+    period: str,
+    amount: int | None,
+    reason: str = "",
+    only_lower: bool = False,
+) -> LimitChange | None:
     """Set, lower, raise or remove (amount=None) one limit of a player.
 
     Lowering (or a first limit) applies at once; raising or removing is scheduled for the
     pack's cooling-off and can be cancelled until then. A new request replaces a pending
     one of the same limit. Removing a limit the pack requires is refused. Publishes
-    LimitChanged (status applied or pending).
+    LimitChanged (status applied or pending). With `only_lower` (a risk decision), a
+    limit already at or below `amount` is kept as it is and None is returned; decided
+    under the guard lock, so a limit the player lowered meanwhile is never raised.
     """
     reason = _authorise(actor, player, reason)
     _limit_validate(kind, period, amount)
@@ -259,6 +274,8 @@ def limit_set(
         guard_lock(player.pk)
         current = Limit.objects.filter(player=player, kind=kind, period=period).first()
         old = current.amount if current else None
+        if only_lower and (amount is None or (old is not None and old <= amount)):
+            return None
         for pending in LimitChange.objects.select_for_update().filter(
             player=player, kind=kind, period=period, status=LimitChange.Status.PENDING
         ):

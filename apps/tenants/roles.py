@@ -43,6 +43,32 @@ CONFIGURE_EXCLUSIONS = [
 VIEW_MARKETING_EXPORTS = ["exclusions.view_marketingexport", "exclusions.view_marketingremoval"]
 EXPORT_MARKETING = [*VIEW_MARKETING_EXPORTS, "exclusions.export_marketing"]
 
+# Timeline retention (policies per brand, what each purge removed) and GDPR erasure.
+VIEW_RETENTION = [
+    "timeline.view_retentionpolicy",
+    "timeline.view_purgerecord",
+    "timeline.view_erasurerequest",
+]
+ERASURE = ["timeline.add_erasurerequest", "timeline.process_erasure"]
+CONFIGURE_RETENTION = [
+    "timeline.add_retentionpolicy",
+    "timeline.change_retentionpolicy",
+    "timeline.delete_retentionpolicy",
+]
+
+# BeAware: rules, their versions and hits, what they did, and their backtests.
+VIEW_RULES = [
+    "rules.view_rule",
+    "rules.view_ruleversion",
+    "rules.view_rulehit",
+    "rules.view_riskmarker",
+    "rules.view_reviewtask",
+    "rules.view_message",
+    "rules.view_backtestrun",
+]
+WRITE_RULES = ["rules.add_rule", "rules.change_rule", "rules.enable_rule", "rules.run_backtest"]
+WORK_RULE_OUTCOMES = ["rules.change_riskmarker", "rules.work_review_task"]
+
 ROLES: dict[str, list[str]] = {
     "Compliance officer": [
         *VIEW_TENANTS,
@@ -70,6 +96,11 @@ ROLES: dict[str, list[str]] = {
         "payments.approve_large_withdrawal",
         "payments.change_paymentincident",
         "payments.view_reviewpolicy",
+        *VIEW_RULES,
+        *WRITE_RULES,
+        *WORK_RULE_OUTCOMES,
+        *VIEW_RETENTION,
+        *ERASURE,
     ],
     "Support agent": [
         *VIEW_TENANTS,
@@ -85,6 +116,9 @@ ROLES: dict[str, list[str]] = {
         *VIEW_PAYMENTS,
         "exclusions.view_registercheck",
         "exclusions.check_now",
+        # What rules said about the player (markers, messages), to answer them.
+        "rules.view_riskmarker",
+        "rules.view_message",
     ],
     "Payments reviewer": [
         *VIEW_TENANTS,
@@ -113,6 +147,8 @@ ROLES: dict[str, list[str]] = {
         "payments.view_reviewpolicy",
         "payments.add_reviewpolicy",
         "payments.change_reviewpolicy",
+        *VIEW_RETENTION,
+        *CONFIGURE_RETENTION,
     ],
     "Operator admin": [
         *VIEW_TENANTS,
@@ -164,5 +200,7 @@ ROLES: dict[str, list[str]] = {
         "compliance.view_brandrulesversion",
         *VIEW_PAYMENTS,
         "payments.view_reviewpolicy",
+        *VIEW_RULES,
+        *VIEW_RETENTION,
     ],
 }

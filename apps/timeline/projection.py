@@ -258,6 +258,27 @@ def _round(verb: str) -> Callable[[Event, dict], Mapped]:
     return mapped
 
 
+def _rule_fired(event: Event, p: dict) -> Mapped:
+    """A BeAware rule acted on the player (actor system:rules): what each action did."""
+    done = "; ".join(
+        f"{o.get('type')}: {o.get('detail')}" if o.get("result") == "done" else f"{o.get('type')} refused"
+        for o in p.get("outcomes") or []
+    )
+    return (
+        Category.STAFF_ACTION,
+        f"Rule '{p.get('rule_name', '')}' v{p.get('version', '')} fired: {done}",
+        {"source_type": "rules.rulehit", "source_id": p.get("hit_id")},
+    )
+
+
+def _player_messaged(event: Event, p: dict) -> Mapped:
+    return (
+        Category.COMMUNICATION,
+        f"Message sent ({p.get('channel', '')}): {p.get('subject', '')}",
+        {"source_type": "rules.message", "source_id": p.get("message_id")},
+    )
+
+
 MAPPERS: dict[str, Callable[[Event, dict], Mapped]] = {
     "players.player_registered": _registered,
     "players.login_succeeded": _login_succeeded,
@@ -282,6 +303,8 @@ MAPPERS: dict[str, Callable[[Event, dict], Mapped]] = {
     "games.session_opened": _session_opened,
     "games.round_closed": _round("closed"),
     "games.round_corrected": _round("corrected"),
+    "rules.rule_fired": _rule_fired,
+    "rules.player_messaged": _player_messaged,
 }
 MAPPED_TYPES = tuple(MAPPERS)
 

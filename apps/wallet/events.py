@@ -61,6 +61,8 @@ class WinSettled(WalletTransactionPosted):
 class TransactionRolledBack(WalletTransactionPosted):
     event_type: ClassVar[str] = "wallet.transaction_rolled_back"
     reversed_transaction_id: int | None = None
+    # "bet" or "win": what was undone; "" when nothing was (a tombstone, or undone already).
+    reversed_kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -629,7 +629,8 @@ def transaction_rollback(
                         "target": target_external_id,
                         "already_undone_by": earlier.pk,
                     },
-                    event_extra={"reversed_transaction_id": target.pk},
+                    # Nothing was undone by this one: no reversed kind, so no consumer counts it.
+                    event_extra={"reversed_transaction_id": target.pk, "reversed_kind": ""},
                 )
             parts = _parts(target)
             movement, params = {
@@ -654,7 +655,10 @@ def transaction_rollback(
                 reverses_kind="" if target.kind == Kind.TOMBSTONE else str(target.kind),
                 fingerprint_extra=fingerprint_extra,
                 metadata={**(metadata or {}), "target": target_external_id},
-                event_extra={"reversed_transaction_id": target.pk},
+                event_extra={
+                    "reversed_transaction_id": target.pk,
+                    "reversed_kind": "" if target.kind == Kind.TOMBSTONE else str(target.kind),
+                },
             )
     raise RollbackRefused("The rollback could not settle on its target; try again.", code="retry")
 

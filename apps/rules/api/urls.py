@@ -1,0 +1,5 @@
+from django.urls import path
+
+from apps.rules.api.views import PlayerInboxView
+
+urlpatterns = [path("messages", PlayerInboxView.as_view(), name="player-messages")]
