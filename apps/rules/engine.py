@@ -36,7 +36,7 @@ from apps.rules.aggregates import aggregates_fetch
 from apps.rules.catalogue import event_fields, fact_from_event
 from apps.rules.dsl import AggregateRef, Condition, EvalContext, compile_condition
 from apps.rules.events import RuleFired
-from apps.rules.models import Rule, RuleCooldown, RuleHit
+from apps.rules.models import Fact, Rule, RuleCooldown, RuleHit
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,18 @@ def fact_record(event: Event) -> bool:
     fact = fact_from_event(event.type, event.brand_id, event.payload, event.occurred_at)
     if fact is None:
         return False
+    if connection.vendor != "postgresql":  # SQLite (`make run`): the ORM stores its datetimes
+        row = Fact(
+            event_id=event.pk,
+            player_id=event.player_id,
+            brand_id=event.brand_id,
+            kind=fact.kind,
+            amount=fact.amount,
+            occurred_at=fact.occurred_at,
+            night=fact.night,
+        )
+        Fact.objects.bulk_create([row], ignore_conflicts=True)
+        return True
     hotpath.execute(
         "INSERT INTO rules_fact (event_id, player_id, brand_id, kind, amount, occurred_at, night)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",

@@ -14,7 +14,7 @@ from apps.rules.exceptions import ActionsInvalid
 from apps.rules.models import Message, ReviewTask, RiskMarker, RuleHit
 from tests.rules.conftest import T0
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 
 def fire(make_rule, emit, player, actions, amount=10_000):

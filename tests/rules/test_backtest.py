@@ -13,7 +13,7 @@ from apps.rules.models import BacktestRun, RiskMarker, RuleHit
 from tests.factories import PlayerFactory
 from tests.rules.conftest import T0
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 RULES = [
     # (condition, triggers, cooldown seconds)

@@ -14,7 +14,7 @@ from apps.rules.models import Fact, RiskMarker, RuleHit
 from tests.factories import PlayerFactory
 from tests.rules.conftest import T0
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
 
 

@@ -6,7 +6,7 @@ from apps.rules.models import Message, RuleHit
 from apps.timeline.models import TimelineEntry
 from apps.timeline.services import timeline_rebuild
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 
 def test_a_rules_actions_appear_on_the_timeline(player, emit, make_rule):
