@@ -21,28 +21,37 @@ facts (rules_fact) are derived from those events in SQL, the way the live engine
 stored them (a sample is checked against `catalogue.fact_from_event`), so the live
 aggregates read a month of real history and the backtest reads the same events.
 
-Live: events after the history (same mix and players), inserted undelivered, then each
-processed in time order, one at a time, single process, three ways and one what-if:
+Live: events after the history (same mix and players), inserted undelivered, then
+processed in time order, single process: one at a time three ways and one what-if, and
+in batches two ways:
 
   (a) `apps.rules.engine.rules_evaluate(event)` in its own transaction: the engine alone
       (fact insert, candidate rules, one aggregates query, cooldowns, hits, actions, the
-      after-commit dispatch of what hits publish). The issue's "dispatcher" figure.
+      after-commit dispatch of what hits publish), one event a transaction.
   (b) the outbox's delivery of the event to the rules handler only (`outbox._deliver`, what
       `event_dispatch` runs per subscription: delivery row, row lock, savepoint, handler,
       delivery done), after loading the event by id: (b) - (a) is the outbox's overhead.
-  (c) `outbox.event_dispatch(event_id)` as `event_dispatch_batch_task` runs it: every
-      subscribed handler (rules, timeline; the games handler returns at once, as the
-      payloads carry no game provider) and the event marked dispatched.
+  (c) `outbox.event_dispatch(event_id)`, one event at a time: every subscribed handler
+      (rules, timeline; the games handler returns at once, as the payloads carry no game
+      provider) and the event marked dispatched.
   (s) a what-if, not the code as it is: (a) with `SET LOCAL synchronous_commit TO OFF` in
       the event's transaction, so COMMIT does not wait for the WAL flush (fsync).
+  (d) the outbox's batch delivery to the rules handler (`outbox._deliver_batch`) of
+      relay-sized batches (`relay.BATCH_MAX` event ids, as one Celery message carries
+      them): one transaction, one delivery statement, the engine's batch
+      (`rules_evaluate_batch`). What the hits publish is dispatched as the worker's next
+      batch, timed with this one. The issue's figure: events through the dispatcher.
+  (e) `outbox.events_dispatch(event_ids)` of the same batches, as
+      `event_dispatch_batch_task` runs them: every handler, events marked dispatched.
 
-Each prints events/s, p50/p90/p99/max per event, the hits fired (and by how many rules),
-and for (a) and (s) the share of events and of time that went to the busiest 1% of
-players. Also the cost of one small synchronous commit on the machine: the floor under
-one transaction per event. Then where the time goes: statements per event by kind and
+Each prints events/s, p50/p90/p99/max per event (per batch for (d) and (e)), the hits
+fired (and by how many rules), and for (a) and (s) the share of events and of time that
+went to the busiest 1% of players. Also the cost of one small synchronous commit on the
+machine: the floor under one transaction per event. Then where the time goes: statements per event by kind and
 their share of the time, the EXPLAIN ANALYZE of the aggregates statement for a typical and
 the busiest player, the cost of reloading the rule cache (every RULES_CACHE_SECONDS), and
-(when the target is missed, or --profile always) cProfile, written to benchmarks/results/.
+(when the target is missed, or --profile always) cProfile of (d), or of (a) when (d) was
+not run, written to benchmarks/results/.
 
 Backtest: `apps.rules.backtest.backtest_evaluate` of two rules over the --days of history,
 each in a fresh process (so its peak RSS is its own): a large bet against the player's
@@ -110,7 +119,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--outbox-events", type=int, default=800, help="live events for (b) and (c)")
     parser.add_argument("--warmup", type=int, default=300, help="live events before the first mode")
     parser.add_argument(
-        "--modes", default="a,s,b,c", help="live modes: a, s (a with synchronous_commit off), b, c"
+        "--modes",
+        default="a,s,b,c,d,e",
+        help="live modes: a, s (a with synchronous_commit off), b, c (one event at a time); d, e (batches)",
     )
     parser.add_argument("--backtest", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
@@ -123,8 +134,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if not set(args.mode_list) <= {"a", "s", "b", "c"}:
-        parser.error("--modes takes a, s, b and c")
+    if not set(args.mode_list) <= set(MODE_LABELS):
+        parser.error(f"--modes takes {', '.join(MODE_LABELS)}")
     if not 1 <= args.rules <= 100:
         parser.error("--rules is 1 to 100")
     return args
@@ -558,7 +569,8 @@ class Counts:
 
 
 def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> dict:
-    """Process `items` one by one with `call`. For Event items, also the share of the events
+    """Process `items` one by one with `call` (an item is an event, an event id, or a batch:
+    a list of event ids; percentiles are then per batch). For Event items, also the share of the events
     and of the time that went to `heavy` players (the busiest 1%), and the statements sent
     through Django's cursor per event (not BEGIN and COMMIT, nor apps.core.hotpath's)."""
     from django.db import connection
@@ -583,6 +595,7 @@ def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> d
     elapsed = time.perf_counter() - started
     after = Counts.now()
     rules_fired = RuleHit.objects.filter(pk__gt=last_hit).values("rule_id").distinct().count()
+    events = sum(len(item) if isinstance(item, list) else 1 for item in items)
     ms = [x * 1000 for x in latencies]
     heavy_events = heavy_seconds = 0
     for item, seconds in zip(items, latencies, strict=True):
@@ -591,17 +604,17 @@ def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> d
             heavy_seconds += seconds
     return {
         "mode": label,
-        "events": len(items),
+        "events": events,
         "seconds": elapsed,
-        "events_per_second": len(items) / elapsed,
+        "events_per_second": events / elapsed,
         "p50_ms": percentile(ms, 50),
         "p90_ms": percentile(ms, 90),
         "p99_ms": percentile(ms, 99),
         "max_ms": max(ms),
         "mean_ms": statistics.fmean(ms),
         "rules_fired": rules_fired,
-        "statements_per_event": statements[0] / len(items),
-        "heavy_event_share": heavy_events / len(items),
+        "statements_per_event": statements[0] / events,
+        "heavy_event_share": heavy_events / events,
         "heavy_time_share": heavy_seconds / sum(latencies),
         **{k: after[k] - before[k] for k in after},
     }
@@ -614,6 +627,7 @@ def mode_calls():
     from apps.core import outbox
     from apps.core.events import subscriptions_for
     from apps.core.models import Event
+    from apps.rules.catalogue import TRIGGER_TYPES
     from apps.rules.engine import rules_evaluate
 
     def engine(event):
@@ -640,7 +654,47 @@ def mode_calls():
     def dispatch(event_id):
         outbox.event_dispatch(event_id=event_id)
 
-    return {"a": engine, "s": engine_commit_async, "b": rules_delivery, "c": dispatch}
+    rules_subscription = next(
+        s for event_type in TRIGGER_TYPES for s in subscriptions_for(event_type) if s.name == RULES_HANDLER
+    )
+
+    def relayed(call):
+        """A batch as a worker runs it: what its handlers publish goes to the process's
+        relay (not to eager Celery, one event at a time), whose message is the worker's
+        next batch; here that batch is dispatched at once, and timed with this one."""
+        from apps.core import relay
+
+        def run(event_ids):
+            followers: list[int] = []
+            original = relay.dispatch_after_commit
+            relay.dispatch_after_commit = followers.append
+            try:
+                call(event_ids)
+                while followers:
+                    batch = followers[:]
+                    followers.clear()
+                    outbox.events_dispatch(event_ids=batch)
+            finally:
+                relay.dispatch_after_commit = original
+
+        return run
+
+    def rules_batch_delivery(event_ids):
+        events = list(Event.objects.filter(pk__in=event_ids).order_by("pk"))
+        subscribed = [e for e in events if any(s.name == RULES_HANDLER for s in subscriptions_for(e.type))]
+        outbox._deliver_batch(subscribed, rules_subscription)
+
+    def dispatch_batch(event_ids):
+        outbox.events_dispatch(event_ids=event_ids)
+
+    return {
+        "a": engine,
+        "s": engine_commit_async,
+        "b": rules_delivery,
+        "c": dispatch,
+        "d": relayed(rules_batch_delivery),
+        "e": relayed(dispatch_batch),
+    }
 
 
 MODE_LABELS = {
@@ -648,13 +702,17 @@ MODE_LABELS = {
     "s": "(s) = (a), synchronous_commit off *",
     "b": "(b) outbox delivery, rules handler",
     "c": "(c) event_dispatch, all handlers",
+    "d": "(d) batch delivery, rules handler",
+    "e": "(e) events_dispatch, all handlers",
 }
+BATCH_MODES = ("d", "e")
 
 
 def live_slices(first_id: int, last_id: int, args) -> dict[str, list[int]]:
     ids = list(range(first_id, last_id + 1))
     slices, at = {}, 0
     sizes = {"a": args.events, "s": args.events, "b": args.outbox_events, "c": args.outbox_events}
+    sizes |= {"d": args.events, "e": args.events}
     for name, size in (("warmup", args.warmup), *((m, sizes[m]) for m in args.mode_list), ("analysis", 1000)):
         slices[name] = ids[at : at + size]
         at += size
@@ -678,8 +736,8 @@ def type_mix(events) -> str:
 
 
 STATEMENT_KINDS = [
-    ("aggregates SELECT (rules_fact)", lambda s: s.startswith("SELECT COALESCE") and "rules_fact" in s),
-    ("fact INSERT", lambda s: s.startswith('INSERT INTO "rules_fact"')),
+    ("aggregates SELECT (rules_fact)", lambda s: "FROM rules_fact" in s and "GROUP BY" in s),
+    ("fact INSERT", lambda s: s.startswith(('INSERT INTO "rules_fact"', "INSERT INTO rules_fact"))),
     ("cooldown", lambda s: "rules_rulecooldown" in s),
     (
         "hit, marker, task, message",
@@ -714,47 +772,53 @@ class StatementTimer:
 
 
 def statements_breakdown(events: list, engine_call) -> dict:
-    """Run `events` through (a) with every statement timed; the commit is timed apart."""
+    """Run `events` through (a) with every statement timed (those of apps.core.hotpath too,
+    which bypass Django's execute wrappers); the commit is timed apart."""
     from django.db import connection, transaction
 
+    from apps.core import hotpath
     from apps.rules.engine import rules_evaluate
 
     timer = StatementTimer()
+    originals = {name: getattr(hotpath, name) for name in ("execute", "fetchone", "fetchone_many")}
+
+    def timed(name):
+        def run(sql, params):
+            return timer(
+                lambda sql, params, many, context: originals[name](sql, params), sql, params, False, None
+            )
+
+        return run
+
     commit_seconds = 0.0
     started = time.perf_counter()
-    with connection.execute_wrapper(timer):
-        for event in events:
-            with transaction.atomic():
-                rules_evaluate(event)
-                entered, timed = time.perf_counter(), sum(timer.seconds.values())
-            # The COMMIT itself: the after-commit dispatch's statements are timed by kind.
-            commit_seconds += time.perf_counter() - entered - (sum(timer.seconds.values()) - timed)
+    for name in originals:
+        setattr(hotpath, name, timed(name))
+    try:
+        with connection.execute_wrapper(timer):
+            for event in events:
+                with transaction.atomic():
+                    rules_evaluate(event)
+                    entered, timed_so_far = time.perf_counter(), sum(timer.seconds.values())
+                # The COMMIT itself: the after-commit dispatch's statements are timed by kind.
+                commit_seconds += time.perf_counter() - entered - (sum(timer.seconds.values()) - timed_so_far)
+    finally:
+        for name, original in originals.items():
+            setattr(hotpath, name, original)
     total = time.perf_counter() - started
     return {"timer": timer, "commit_seconds": commit_seconds, "total": total, "events": len(events)}
 
 
 def explain_aggregates(player_id: int, at: datetime, refs) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the aggregates statement for the player at `at`."""
-    import inspect
-
     from django.db import connection
 
-    from apps.rules.aggregates import aggregates_fetch
+    from apps.rules.aggregates import _in_order, _statement
 
-    captured = []
-
-    def capture(execute, sql, params, many, context):
-        captured.append((sql, params))
-        return execute(sql, params, many, context)
-
-    kwargs = {"player_id": player_id, "at": at, "refs": refs}
-    if "event_id" in inspect.signature(aggregates_fetch).parameters:
-        kwargs["event_id"] = 2**62  # every fact at `at` counts
-    with connection.execute_wrapper(capture):
-        aggregates_fetch(**kwargs)
-    sql, params = captured[-1]
+    statement = _statement(_in_order(refs))
+    params = statement.params(player_id, at, 2**62)  # every fact at `at` counts
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
@@ -928,7 +992,7 @@ def main(argv=None) -> int:
             live_count = (
                 args.warmup
                 + 1000
-                + sum(args.events if m in ("a", "s") else args.outbox_events for m in args.mode_list)
+                + sum(args.outbox_events if m in ("b", "c") else args.events for m in args.mode_list)
             )
             # The live stream: after the history, at ~4 events a second.
             live_source = events_source_sql(
@@ -974,6 +1038,8 @@ def main(argv=None) -> int:
         figures["facts_check_mismatches"] = wrong
 
         # --- live ---------------------------------------------------------------------
+        from apps.core import relay
+
         slices = live_slices(live_first, live_last, args)
         calls = mode_calls()
         rule_cache.clear()
@@ -986,6 +1052,9 @@ def main(argv=None) -> int:
         with audit_as(system_actor("outbox")):
             for mode in args.mode_list:
                 items = slices[mode]
+                if mode in BATCH_MODES:  # as the relay sends them: BATCH_MAX ids a message
+                    size = relay.BATCH_MAX
+                    items = [items[i : i + size] for i in range(0, len(items), size)]
                 if mode in ("a", "s"):
                     items = events_by_id(items)
                     if mode == mode_first_engine:
@@ -1026,11 +1095,14 @@ def main(argv=None) -> int:
         )
         figures["commit_ms"] = commit
         figures["live"] = results
-        engine = next((r for r in results if r["mode"].startswith("(a)")), None)
+        # The issue's figure: events through the dispatcher to the engine. The relay hands
+        # the worker batches, so (d) is how the worker delivers them; (a) without it.
+        engine = next((r for r in results if r["mode"][:3] in ("(d)", "(a)")), None)
+        engine = next((r for r in results if r["mode"].startswith("(d)")), engine)
         if engine is not None:
             met = engine["events_per_second"] >= TARGET_EVENTS_PER_SECOND
             print(
-                f"target (a) >= {TARGET_EVENTS_PER_SECOND:,} events/s per worker process:"
+                f"target {engine['mode'][:3]} >= {TARGET_EVENTS_PER_SECOND:,} events/s per worker process:"
                 f" {engine['events_per_second']:,.0f} -> {'MET' if met else 'MISS'}"
             )
             if not met:
@@ -1088,10 +1160,18 @@ def main(argv=None) -> int:
 
         profile_engine = args.profile == "always" or (args.profile == "auto" and "engine" in missed)
         if profile_engine:
+            # The batch delivery when it was measured (the worker's way), else (a).
+            profiled = "d" if "d" in args.mode_list else "a"
+            rest = analysis[half:]
+            if profiled == "d":
+                size = relay.BATCH_MAX
+                items = [[e.pk for e in rest[i : i + size]] for i in range(0, len(rest), size)]
+            else:
+                items = rest
             profiler = cProfile.Profile()
             profiler.enable()
-            for event in analysis[half:]:
-                calls["a"](event)
+            for item in items:
+                calls[profiled](item)
             profiler.disable()
             path = RESULTS_DIR / "rules-engine.pstats"
             profiler.dump_stats(path)
@@ -1100,7 +1180,7 @@ def main(argv=None) -> int:
                 text + "\n" + profile_text(profiler, 60, "cumulative")
             )
             print(
-                f"\n  cProfile of (a) on {len(analysis) - half} events, by own time"
+                f"\n  cProfile of ({profiled}) on {len(rest)} events, by own time"
                 f" (full: {path.relative_to(BASE_DIR)}):"
             )
             print(profile_head(text, 22))

@@ -8,6 +8,7 @@ carries the request's id.
 import logging
 import re
 import uuid
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 _correlation_id: ContextVar[str | None] = ContextVar("pam_correlation_id", default=None)
@@ -50,6 +51,17 @@ def correlation_id_set(value: str | None):
 
 def correlation_id_reset(token) -> None:
     _correlation_id.reset(token)
+
+
+@contextmanager
+def correlation_id_of(value: str | None):
+    """Run the block under `value` (an event's correlation id), when it has one."""
+    token = correlation_id_set(value) if value else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            correlation_id_reset(token)
 
 
 class CorrelationIdLogFilter(logging.Filter):

@@ -15,6 +15,16 @@ Subscribers live in the subscribing app's handlers.py:
     @subscribe("players.player_registered")
     def timeline_on_player_registered(event: Event) -> None: ...
 
+A handler that does better with many events at once (one transaction, one statement
+for all of them) subscribes with `batch=True` and takes a list, in event id order:
+
+    @subscribe("wallet.bet_placed", batch=True)
+    def rules_on_event(events: list[Event]) -> None: ...
+
+The outbox hands it whole batches where it has them (`outbox.events_dispatch`, what
+the relay's Celery task runs) and one-event lists otherwise; a batch that fails is
+delivered again one event at a time, so one bad event fails alone.
+
 Delivery is at-least-once, so every handler must be idempotent by event id. A handler's
 database writes commit together with its delivery record, so a redelivery after success
 is skipped; anything a handler does outside the database must tolerate a repeat.
@@ -38,6 +48,7 @@ from apps.core.models import Event
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
+BatchHandler = Callable[[list[Event]], None]
 
 
 @dataclass(frozen=True)
@@ -57,25 +68,37 @@ class Subscription:
     name: str
     event_type: str
     handler: Handler
+    batch_handler: BatchHandler | None = None  # set for `subscribe(..., batch=True)`
 
 
 _subscriptions: dict[str, dict[str, Subscription]] = {}
 
 
-def subscribe(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as a handler of these event types.
+def subscribe(*event_types: str, batch: bool = False) -> Callable:
+    """Register the decorated function as a handler of these event types (of a list of
+    them, in event id order, with `batch=True`).
 
     The handler's dotted path names its delivery records, so renaming a handler makes it
     a new subscriber (it will not see events delivered before the rename).
     """
 
-    def register(handler: Handler) -> Handler:
+    def register(handler):
         name = f"{handler.__module__}.{handler.__qualname__}"
+        one = _one_at_a_time(handler) if batch else handler
         for event_type in event_types:
-            _subscriptions.setdefault(event_type, {})[name] = Subscription(name, event_type, handler)
+            _subscriptions.setdefault(event_type, {})[name] = Subscription(
+                name, event_type, one, handler if batch else None
+            )
         return handler
 
     return register
+
+
+def _one_at_a_time(batch_handler: BatchHandler) -> Handler:
+    def handle(event: Event) -> None:
+        batch_handler([event])
+
+    return handle
 
 
 def subscriptions_for(event_type: str) -> list[Subscription]:

@@ -35,34 +35,73 @@ def _cursor(db):
 def fetchone(sql: str, params) -> tuple | None:
     """Run one statement that returns rows (SELECT, or RETURNING) in the current
     transaction; its first row, or None."""
-    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of the proxy is a lookup
-    if db.vendor != "postgresql":
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    cursor = _cursor(db)
-    started = time.monotonic() if db.queries_logged else None
-    with db.wrap_database_errors:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if started is not None:
-        _log(db, sql, params, started)
-    return row
+    return _run(sql, params, _first_row)
+
+
+def fetchall(sql: str, params) -> list[tuple]:
+    """Run one statement that returns rows in the current transaction; all its rows."""
+    return _run(sql, params, _all_rows)
 
 
 def execute(sql: str, params) -> None:
     """Run one statement that returns no rows in the current transaction."""
-    db = connections[DEFAULT_DB_ALIAS]
+    _run(sql, params, _no_rows)
+
+
+def _first_row(cursor):
+    return cursor.fetchone()
+
+
+def _all_rows(cursor):
+    return cursor.fetchall()
+
+
+def _no_rows(cursor) -> None:
+    return None
+
+
+def _run(sql: str, params, rows):
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of the proxy is a lookup
     if db.vendor != "postgresql":
         with db.cursor() as cursor:
             cursor.execute(sql, params)
-        return
+            return rows(cursor)
     cursor = _cursor(db)
     started = time.monotonic() if db.queries_logged else None
     with db.wrap_database_errors:
         cursor.execute(sql, params)
+        result = rows(cursor)
     if started is not None:
         _log(db, sql, params, started)
+    return result
+
+
+def fetchone_many(sql: str, params_seq: list) -> list[tuple | None]:
+    """Run one statement once per parameter set, in one pipelined round of messages
+    (psycopg's executemany with returning: PostgreSQL gets them all before the first
+    answer is awaited); the first row of each, in order."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        rows = []
+        with db.cursor() as cursor:
+            for params in params_seq:
+                cursor.execute(sql, params)
+                rows.append(cursor.fetchone())
+        return rows
+    if not params_seq:
+        return []
+    cursor = _cursor(db)
+    started = time.monotonic() if db.queries_logged else None
+    rows = []
+    with db.wrap_database_errors:
+        cursor.executemany(sql, params_seq, returning=True)
+        while True:
+            rows.append(cursor.fetchone())
+            if not cursor.nextset():
+                break
+    if started is not None:
+        _log(db, sql, params_seq, started)
+    return rows
 
 
 def _log(db, sql: str, params, started: float) -> None:

@@ -22,4 +22,4 @@ def outbox_sweep_task() -> int:
 def event_dispatch_batch_task(event_ids: list[int]) -> int:
     """Dispatch a batch handed over by a process's relay; returns how many completed."""
     with audit_as(system_actor("outbox")):
-        return sum(outbox.event_dispatch(event_id=event_id) for event_id in event_ids)
+        return outbox.events_dispatch(event_ids=event_ids)

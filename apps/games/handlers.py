@@ -16,8 +16,15 @@ KIND_OF_EVENT = {
 }
 
 
-@subscribe(*KIND_OF_EVENT)
-def games_round_on_wallet_movement(event: Event) -> None:
+@subscribe(*KIND_OF_EVENT, batch=True)
+def games_round_on_wallet_movement(events: list[Event]) -> None:
+    """A batch subscriber: most movements the relay hands over in one message are bets and
+    wins, and one delivery statement for them all is most of the saving."""
+    for event in events:
+        _round_record(event)
+
+
+def _round_record(event: Event) -> None:
     payload = event.payload
     metadata = payload.get("metadata") or {}
     provider = metadata.get("provider")

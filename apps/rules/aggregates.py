@@ -1,7 +1,8 @@
 """Windowed aggregates of a player's facts, two ways that must agree exactly.
 
 - `aggregates_fetch` (live): one SQL statement per event, every aggregate any candidate
-  rule reads computed together over the player's facts grouped once.
+  rule reads computed together over the player's facts grouped once; a batch's events
+  pipelined (`aggregates_fetch_many`).
 - `FactHistory` (backtest): the player's facts in memory, in time order, read with bisect.
 
 Both read the window (t - window, t] of the player's history up to and including the
@@ -11,13 +12,16 @@ and median divide the same way: the backtest test compares them on the same even
 """
 
 from bisect import bisect_right
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db import connection
 from django.db.models import Q
 from sortedcontainers import SortedList
 
+from apps.core import hotpath
 from apps.rules.catalogue import Fact
 from apps.rules.dsl import AggregateRef
 
@@ -44,15 +48,45 @@ def _finish(function: str, total: Decimal, count: int, low, high) -> Decimal | N
 _UP_TO = "(occurred_at < %(at)s OR (occurred_at = %(at)s AND event_id <= %(event)s))"
 
 
-def _sql_columns(ref: AggregateRef, index: int, ring: int, params: dict, medians: list) -> str:
+@dataclass(frozen=True)
+class _Statement:
+    """The aggregates statement of a set of aggregates: its SQL (the same text for every
+    event asking for that set, so PostgreSQL prepares it once), the aggregates in column
+    order, and what each event's parameters are made of."""
+
+    sql: str
+    refs: tuple[AggregateRef, ...]
+    windows: tuple[int, ...]  # the ring boundaries, seconds, shortest first
+    medians: tuple[tuple[int, int], ...]  # (aggregate index, window seconds)
+    kinds: dict
+
+    def params(self, player_id: int, at: datetime, event_id: int) -> dict:
+        params = {"player": player_id, "at": at, "event": event_id, **self.kinds}
+        for i, seconds in enumerate(self.windows):
+            params[f"b{i}"] = at - timedelta(seconds=seconds)
+        for index, seconds in self.medians:
+            params[f"since{index}"] = at - timedelta(seconds=seconds)
+        return params
+
+    def values(self, row) -> dict[AggregateRef, Decimal | None]:
+        values = {}
+        for i, ref in enumerate(self.refs):
+            total, count, low, high = row[4 * i : 4 * i + 4]
+            values[ref] = _finish(ref.function, Decimal(total), int(count), low, high)
+        return values
+
+
+def _sql_columns(ref: AggregateRef, index: int, ring: int, kinds: dict, medians: list) -> str:
     """The four columns (sum, count, low, high) of one aggregate over the groups `g`; its
     window is the rings up to `ring`. A median sorts its window once, in its own CTE."""
     if ref.function == "net_loss":
-        kinds = ", ".join(f"'{kind}'" for kind in NET_LOSS_SIGNS)
+        kinds_in = ", ".join(f"'{kind}'" for kind in NET_LOSS_SIGNS)
         cases = " ".join(f"WHEN '{kind}' THEN {sign} * total" for kind, sign in NET_LOSS_SIGNS.items())
-        loss = f"COALESCE(SUM(CASE kind {cases} END) FILTER (WHERE kind IN ({kinds}) AND ring <= {ring}), 0)"
+        loss = (
+            f"COALESCE(SUM(CASE kind {cases} END) FILTER (WHERE kind IN ({kinds_in}) AND ring <= {ring}), 0)"
+        )
         return f"{loss}, 0, NULL, NULL"
-    params[f"kind{index}"] = ref.kind
+    kinds[f"kind{index}"] = ref.kind
     where = f"kind = %(kind{index})s AND ring <= {ring}" + (
         " AND night" if ref.function == "night_count" else ""
     )
@@ -61,12 +95,14 @@ def _sql_columns(ref: AggregateRef, index: int, ring: int, params: dict, medians
         f"COALESCE(SUM(n) FILTER (WHERE {where}), 0)",
     ]
     if ref.function == "median":
-        params[f"since{index}"] = params["at"] - timedelta(seconds=ref.window_seconds)
         medians.append(
-            f"m{index} AS (SELECT a[(cardinality(a) + 1) / 2] AS low, a[cardinality(a) / 2 + 1] AS high"  # noqa: S608 - names from the catalogue; values are parameters
-            " FROM (SELECT array_agg(amount ORDER BY amount) AS a FROM rules_fact"
-            f" WHERE player_id = %(player)s AND kind = %(kind{index})s AND occurred_at > %(since{index})s"
-            f" AND {_UP_TO}) AS s)"
+            (
+                index,
+                f"m{index} AS (SELECT a[(cardinality(a) + 1) / 2] AS low, a[cardinality(a) / 2 + 1] AS high"  # noqa: S608 - names from the catalogue; values are parameters
+                " FROM (SELECT array_agg(amount ORDER BY amount) AS a FROM rules_fact"
+                f" WHERE player_id = %(player)s AND kind = %(kind{index})s AND occurred_at > %(since{index})s"
+                f" AND {_UP_TO}) AS s)",
+            )
         )
         columns += [f"(SELECT low FROM m{index})", f"(SELECT high FROM m{index})"]  # noqa: S608 - names from the catalogue; values are parameters
     elif ref.function in ("min", "max"):
@@ -76,30 +112,22 @@ def _sql_columns(ref: AggregateRef, index: int, ring: int, params: dict, medians
     return ", ".join(columns)
 
 
-def aggregates_fetch(
-    *, player_id: int, at: datetime, event_id: int, refs
-) -> dict[AggregateRef, Decimal | None]:
-    """Every aggregate in `refs` for the player, over windows ending at event `event_id`
-    at `at` (inclusive), in one statement. The windows all end at the event, so they nest:
-    the player's facts are grouped once by (kind, night, ring), ring i holding what is in
-    window i but not in the shorter ones, and every aggregate reads those few groups (a
-    player with thousands of facts costs one pass, not one per aggregate). On SQLite
-    (`make run`) the facts are read and counted in memory, by the backtest's code."""
-    refs = list(refs)
-    if not refs:
-        return {}
-    if connection.vendor != "postgresql":
-        return _aggregates_in_memory(player_id, at, event_id, refs)
+@lru_cache(maxsize=1024)
+def _statement(refs: tuple[AggregateRef, ...]) -> _Statement:
+    """The statement of these aggregates (a tuple in a fixed order): built once per process.
+
+    The windows all end at the event, so they nest: the player's facts are grouped once
+    by (kind, night, ring), ring i holding what is in window i but not in the shorter
+    ones, and every aggregate reads those few groups (a player with thousands of facts
+    costs one pass, not one per aggregate)."""
     windows = sorted({ref.window_seconds for ref in refs})
-    params = {"player": player_id, "at": at, "event": event_id}
-    for i, seconds in enumerate(windows):
-        params[f"b{i}"] = at - timedelta(seconds=seconds)
     ring = " ".join(f"WHEN occurred_at > %(b{i})s THEN {i}" for i in range(len(windows) - 1))
     ring = f"CASE {ring} ELSE {len(windows) - 1} END" if ring else "0"
     ring_of = {seconds: i for i, seconds in enumerate(windows)}
-    medians: list[str] = []
+    kinds: dict = {}
+    medians: list[tuple[int, str]] = []
     columns = ", ".join(
-        _sql_columns(ref, i, ring_of[ref.window_seconds], params, medians) for i, ref in enumerate(refs)
+        _sql_columns(ref, i, ring_of[ref.window_seconds], kinds, medians) for i, ref in enumerate(refs)
     )
     groups = (
         f"g AS (SELECT kind, night, {ring} AS ring, SUM(amount) AS total, COUNT(*) AS n,"  # noqa: S608 - names from the catalogue; values are parameters
@@ -108,15 +136,49 @@ def aggregates_fetch(
         " GROUP BY 1, 2, 3)"
     )
     # The columns are built from the catalogue's names only; every value is a parameter.
-    sql = f"WITH {', '.join([groups, *medians])} SELECT {columns} FROM g"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    values = {}
-    for i, ref in enumerate(refs):
-        total, count, low, high = row[4 * i : 4 * i + 4]
-        values[ref] = _finish(ref.function, Decimal(total), int(count), low, high)
-    return values
+    sql = f"WITH {', '.join([groups, *(cte for _, cte in medians)])} SELECT {columns} FROM g"  # noqa: S608
+    return _Statement(
+        sql=sql,
+        refs=refs,
+        windows=tuple(windows),
+        medians=tuple((index, refs[index].window_seconds) for index, _ in medians),
+        kinds=kinds,
+    )
+
+
+def _in_order(refs) -> tuple[AggregateRef, ...]:
+    return tuple(sorted(refs, key=lambda ref: (ref.function, ref.kind, ref.window_seconds)))
+
+
+def aggregates_fetch(
+    *, player_id: int, at: datetime, event_id: int, refs
+) -> dict[AggregateRef, Decimal | None]:
+    """Every aggregate in `refs` for the player, over windows ending at event `event_id`
+    at `at` (inclusive), in one statement (`_statement`). On SQLite (`make run`) the facts
+    are read and counted in memory, by the backtest's code."""
+    return aggregates_fetch_many([(player_id, at, event_id, refs)])[0]
+
+
+def aggregates_fetch_many(requests: list[tuple]) -> list[dict[AggregateRef, Decimal | None]]:
+    """`aggregates_fetch` for many (player id, at, event id, refs) at once: the requests
+    of one set of aggregates go to PostgreSQL as one pipelined executemany of their
+    statement (no round trip between them)."""
+    results: list = [{} for _ in requests]
+    if connection.vendor != "postgresql":
+        for n, (player_id, at, event_id, refs) in enumerate(requests):
+            if refs:
+                results[n] = _aggregates_in_memory(player_id, at, event_id, list(refs))
+        return results
+    groups: dict[tuple, list[int]] = {}
+    for n, (_, _, _, refs) in enumerate(requests):
+        if refs:
+            groups.setdefault(_in_order(refs), []).append(n)
+    for refs, members in groups.items():
+        statement = _statement(refs)
+        rows = hotpath.fetchone_many(statement.sql, [statement.params(*requests[n][:3]) for n in members])
+        for n, row in zip(members, rows, strict=True):
+            results[n] = statement.values(row)
+    return results
 
 
 def _aggregates_in_memory(player_id: int, at: datetime, event_id: int, refs: list[AggregateRef]) -> dict:

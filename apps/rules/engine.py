@@ -1,10 +1,12 @@
-"""The live engine: one event in, facts recorded, every candidate rule evaluated.
+"""The live engine: events in, facts recorded, every candidate rule evaluated.
 
-`rules_evaluate(event)` is called by the outbox for each event about a player, inside
-the transaction that records its delivery, so everything it writes (the fact, cooldowns,
-hits and what actions did) commits once with it, and a redelivery finds it done.
+`rules_evaluate_batch(events)` is called by the outbox with a batch of events about
+players (one event when it has no more), inside the transaction that records their
+delivery, so everything it writes (facts, cooldowns, hits and what actions did) commits
+once with it, and a redelivery finds it done.
 
-Per event:
+Per event (a batch does each step for all its events together where it can: one facts
+statement, aggregates fetched before the first rule runs; see `rules_evaluate_batch`):
 1. the event's fact (if it is one) is stored, idempotently by event id;
 2. the candidate rules are those enabled for the brand and triggered by the type, in
    priority order, from an in-process cache of compiled rules (refreshed after
@@ -29,10 +31,11 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apps.core import hotpath
+from apps.core.correlation import correlation_id_of
 from apps.core.events import publish
 from apps.core.models import Event
 from apps.rules.actions import RULES_ACTOR, actions_run
-from apps.rules.aggregates import aggregates_fetch
+from apps.rules.aggregates import aggregates_fetch, aggregates_fetch_many
 from apps.rules.catalogue import event_fields, fact_from_event
 from apps.rules.dsl import AggregateRef, Condition, EvalContext, compile_condition
 from apps.rules.events import RuleFired
@@ -116,59 +119,159 @@ class _RuleCache:
 rule_cache = _RuleCache()
 
 
-def fact_record(event: Event) -> bool:
-    """Store the event's fact, if it is one; True when it is (idempotent by event id: a
-    redelivery inserts nothing). One fixed statement on every counted event: hotpath."""
-    fact = fact_from_event(event.type, event.brand_id, event.payload, event.occurred_at)
-    if fact is None:
-        return False
+_FACTS_INSERT = (
+    "INSERT INTO rules_fact (event_id, player_id, brand_id, kind, amount, occurred_at, night)"
+    " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::numeric[],"
+    " %s::timestamptz[], %s::boolean[]) ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def facts_record(events: list[Event]) -> int:
+    """Store the facts among the events (idempotent by event id: a redelivery inserts
+    nothing) in one statement; how many of the events are facts. The statement is the same
+    text for any number of rows (arrays), so PostgreSQL prepares it once."""
+    rows = []
+    for event in events:
+        fact = fact_from_event(event.type, event.brand_id, event.payload, event.occurred_at)
+        if fact is not None:
+            rows.append((event.pk, event.player_id, event.brand_id, fact))
+    if not rows:
+        return 0
     if connection.vendor != "postgresql":  # SQLite (`make run`): the ORM stores its datetimes
-        row = Fact(
-            event_id=event.pk,
-            player_id=event.player_id,
-            brand_id=event.brand_id,
-            kind=fact.kind,
-            amount=fact.amount,
-            occurred_at=fact.occurred_at,
-            night=fact.night,
+        Fact.objects.bulk_create(
+            [
+                Fact(
+                    event_id=pk,
+                    player_id=player_id,
+                    brand_id=brand_id,
+                    kind=fact.kind,
+                    amount=fact.amount,
+                    occurred_at=fact.occurred_at,
+                    night=fact.night,
+                )
+                for pk, player_id, brand_id, fact in rows
+            ],
+            ignore_conflicts=True,
         )
-        Fact.objects.bulk_create([row], ignore_conflicts=True)
-        return True
+        return len(rows)
     hotpath.execute(
-        "INSERT INTO rules_fact (event_id, player_id, brand_id, kind, amount, occurred_at, night)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
-        [event.pk, event.player_id, event.brand_id, fact.kind, fact.amount, fact.occurred_at, fact.night],
+        _FACTS_INSERT,
+        [
+            [pk for pk, _, _, _ in rows],
+            [player_id for _, player_id, _, _ in rows],
+            [brand_id for _, _, brand_id, _ in rows],
+            [fact.kind for _, _, _, fact in rows],
+            [fact.amount for _, _, _, fact in rows],
+            [fact.occurred_at for _, _, _, fact in rows],
+            [fact.night for _, _, _, fact in rows],
+        ],
     )
-    return True
+    return len(rows)
 
 
 def rules_evaluate(event: Event) -> list[RuleHit]:
     """Record the event's fact and run every candidate rule on it; returns the hits."""
-    if event.player_id is None or event.brand_id is None:
+    return rules_evaluate_batch([event])
+
+
+class _NeedsAggregates(Exception):
+    """Raised by the first look at a condition when it reads an aggregate."""
+
+
+def _aggregates_later() -> dict:
+    raise _NeedsAggregates
+
+
+@dataclass
+class _Plan:
+    event: Event
+    candidates: list[CompiledRule]
+    fields: dict
+    needed: frozenset[AggregateRef]
+    aggregates: dict | None = None
+
+
+def rules_evaluate_batch(events: list[Event]) -> list[RuleHit]:
+    """Record the events' facts and run every candidate rule on each, in event id order;
+    returns the hits. The outbox delivers whole batches here (the rules handler subscribes
+    with batch=True), so a batch costs one transaction, one facts statement and one
+    aggregates statement per event that needs aggregates, with nothing between them.
+
+    What a batch decides is what the events one at a time would have decided: every
+    fact is recorded first, but each event's windows end at the event itself in (time,
+    event id) order, so a later event's fact is not yet history to an earlier one; and
+    cooldowns are claimed event by event, in order. Conditions are first looked at with
+    no aggregates: an event that no rule can match without them, and none needs them for,
+    is done there; the others get their aggregates, fetched together, and are evaluated
+    for real in order (conditions are pure: looking twice changes nothing).
+    """
+    events = [event for event in events if event.player_id is not None and event.brand_id is not None]
+    if not events:
         return []
-    fact_record(event)
-    candidates = rule_cache.rules_for(event.brand_id, event.type)
-    hits = _evaluate(event, candidates) if candidates else []
+    facts_record(events)
+    plans = [plan for event in events if (plan := _plan(event)) is not None]
+    if len(plans) > 1:
+        plans = [plan for plan in plans if _worth_evaluating(plan)]
+        wanted = [plan for plan in plans if plan.aggregates is None and plan.needed]
+        for plan, values in zip(wanted, _aggregates_many(wanted), strict=True):
+            plan.aggregates = values
+    hits = []
+    for plan in plans:
+        with correlation_id_of(plan.event.correlation_id):
+            hits.extend(_evaluate(plan))
     if not hits and connection.vendor == "postgresql":
-        # Nothing fired: the transaction holds only the fact and the delivery record, so
-        # it need not wait for the disk. A crash may lose both together and the sweep
-        # delivers the event again (at-least-once); any later durable commit flushes it.
+        # Nothing fired: the transaction holds only facts and delivery records, so it need
+        # not wait for the disk. A crash may lose both together and the sweep delivers the
+        # events again (at-least-once); any later durable commit flushes it.
         hotpath.execute("SET LOCAL synchronous_commit TO OFF", [])
     return hits
 
 
-def _evaluate(event: Event, candidates: list[CompiledRule]) -> list[RuleHit]:
+def _plan(event: Event) -> _Plan | None:
+    candidates = rule_cache.rules_for(event.brand_id, event.type)
+    if not candidates:
+        return None
     needed = frozenset().union(*(rule.condition.aggregates for rule in candidates))
     read = frozenset().union(*(rule.condition.fields for rule in candidates))
     fields = event_fields(event.type, event.brand_id, event.payload, event.occurred_at, only=read)
-    context = EvalContext(
-        fields,
-        lambda: aggregates_fetch(
-            player_id=event.player_id, at=event.occurred_at, event_id=event.pk, refs=needed
-        ),
+    return _Plan(event, candidates, fields, needed)
+
+
+def _worth_evaluating(plan: _Plan) -> bool:
+    """Can any candidate match? Looks with the event's fields only: a condition that reads
+    an aggregate says so by raising, and the plan is then evaluated with its aggregates."""
+    context = EvalContext(plan.fields, _aggregates_later)
+    for rule in plan.candidates:
+        try:
+            if rule.condition.matches(context):
+                return True
+        except _NeedsAggregates:
+            return True
+        except Exception:  # noqa: BLE001 - the real evaluation logs it
+            return True
+    return False
+
+
+def _aggregates_many(plans: list[_Plan]) -> list[dict]:
+    return aggregates_fetch_many(
+        [(plan.event.player_id, plan.event.occurred_at, plan.event.pk, plan.needed) for plan in plans]
     )
+
+
+def _evaluate(plan: _Plan) -> list[RuleHit]:
+    event = plan.event
+    if plan.aggregates is not None:
+        prefetched = plan.aggregates
+        context = EvalContext(plan.fields, lambda: prefetched)
+    else:
+        context = EvalContext(
+            plan.fields,
+            lambda: aggregates_fetch(
+                player_id=event.player_id, at=event.occurred_at, event_id=event.pk, refs=plan.needed
+            ),
+        )
     hits = []
-    for rule in candidates:
+    for rule in plan.candidates:
         try:
             matched = rule.condition.matches(context)
         except Exception:  # see the module's docstring

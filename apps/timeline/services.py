@@ -13,10 +13,11 @@ from apps.timeline.retention import entries_admitted
 REBUILD_BATCH = 1000
 
 
-def timeline_entry_record(*, event: Event) -> None:
-    """Add the event's entry, if it has one. Idempotent by event: INSERT ... ON CONFLICT DO
-    NOTHING on the unique event, so a repeat (or a rebuild that got there first) adds nothing."""
-    entries = entries_admitted([event])
+def timeline_entries_record(*, events: list[Event]) -> None:
+    """Add the events' entries (those that have one) in one statement. Idempotent by event:
+    INSERT ... ON CONFLICT DO NOTHING on the unique event, so a repeat (or a rebuild that got
+    there first) adds nothing."""
+    entries = entries_admitted(events)
     if entries:
         TimelineEntry.objects.bulk_create(entries, ignore_conflicts=True)
 

@@ -8,7 +8,7 @@ from django.db import connection
 
 from apps.core.events import subscribe
 from apps.core.models import Event, EventDelivery
-from apps.core.outbox import event_dispatch, outbox_sweep
+from apps.core.outbox import event_dispatch, events_dispatch, outbox_sweep
 from tests.core.handler_runs import run_record, runs_of
 
 ONE_HANDLER_TYPE = "test.outbox_concurrency_door_opened"
@@ -116,3 +116,39 @@ def test_concurrent_dispatches_and_sweeps_run_each_of_two_handlers_once(outbox_s
     assert event.dispatched_at is not None
     assert runs_of("slow", event).count() == 1
     assert runs_of("quick", event).count() == 1
+
+
+BATCH_TYPE = "test.outbox_concurrency_gate_opened"
+
+
+@subscribe(BATCH_TYPE, batch=True)
+def slow_batch_handler(events: list[Event]) -> None:
+    for event in events:
+        run_record(event, "slow_batch")
+    time.sleep(0.3)  # every other dispatcher arrives while this batch holds its deliveries
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_dispatchers_of_overlapping_batches_run_a_batch_handler_once_per_event():
+    events = [lost_event(BATCH_TYPE) for _ in range(12)]
+    ids = [event.pk for event in events]
+    # Each dispatcher takes a window of the events: every event is in several batches.
+    windows = iter([ids[i : i + 6] for i in range(0, 12, 2)])
+    lock = threading.Lock()
+
+    def next_window():
+        with lock:
+            window = next(windows)
+        return events_dispatch(event_ids=window)
+
+    results, errors = dispatch_at_once(next_window, count=6)
+
+    assert errors == []
+    assert len(results) == 6
+    for event in events:
+        assert runs_of("slow_batch", event).count() == 1
+    assert set(EventDelivery.objects.filter(event_id__in=ids).values_list("status", "attempts")) == {
+        ("done", 1)
+    }
+    assert not Event.objects.filter(pk__in=ids, dispatched_at__isnull=True).exists()

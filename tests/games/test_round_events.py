@@ -90,7 +90,7 @@ def test_a_redelivered_closing_event_announces_nothing_more(played, movement, wa
 
     # At-least-once delivery: the handler gets the closing event again, and the
     # dispatcher is asked again
-    games_round_on_wallet_movement(closing)
+    games_round_on_wallet_movement([closing])
     assert event_dispatch(event_id=closing.pk, force=True) is True
 
     assert [figures(e) for e in round_events()] == [("games.round_closed", 100, 250, 0)]
@@ -145,7 +145,7 @@ def test_a_late_win_corrects_the_closed_round_once_however_often_delivered(playe
     played("win", movement("win", reference_transaction_uuid=bet["transaction_uuid"], amount=450_000))
     late_win = Event.objects.filter(type="wallet.win_settled").latest("pk")
 
-    games_round_on_wallet_movement(late_win)
+    games_round_on_wallet_movement([late_win])
     assert event_dispatch(event_id=late_win.pk, force=True) is True
 
     assert [figures(e) for e in round_events()] == [
@@ -162,8 +162,8 @@ def test_a_bet_delivered_after_its_closing_win_corrects_the_round(hub88, movemen
     bet_event = Event.objects.get(type="wallet.bet_placed", payload__metadata__provider="hub88")
     win_event = Event.objects.get(type="wallet.win_settled")
 
-    games_round_on_wallet_movement(win_event)
-    games_round_on_wallet_movement(bet_event)
+    games_round_on_wallet_movement([win_event])
+    games_round_on_wallet_movement([bet_event])
 
     assert [figures(e) for e in round_events()] == [
         ("games.round_closed", 0, 250, 0),

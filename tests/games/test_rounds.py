@@ -80,7 +80,7 @@ def test_a_redelivered_event_changes_nothing(played, movement, wallet):
     before = Round.objects.values().get()
     # When the handler gets the same event again (at-least-once delivery), and the
     # dispatcher is asked again
-    games_round_on_wallet_movement(event)
+    games_round_on_wallet_movement([event])
     assert event_dispatch(event_id=event.pk, force=True) is True
     # Then the round is as it was
     assert Round.objects.values().get() == before
@@ -95,8 +95,8 @@ def test_events_delivered_out_of_order_end_in_the_same_round(hub88, movement, wa
     hub88("rollback", movement("rollback", reference_transaction_uuid=bet["transaction_uuid"]))
     bet_event = Event.objects.get(type="wallet.bet_placed", payload__metadata__provider="hub88")
     rollback_event = Event.objects.get(type="wallet.transaction_rolled_back")
-    games_round_on_wallet_movement(rollback_event)
-    games_round_on_wallet_movement(bet_event)
+    games_round_on_wallet_movement([rollback_event])
+    games_round_on_wallet_movement([bet_event])
     game_round = Round.objects.get()
     assert (game_round.bet_total, game_round.win_total, game_round.status) == (0, 0, "open")
 

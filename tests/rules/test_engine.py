@@ -40,8 +40,8 @@ def test_redelivery_records_no_second_fact_and_no_second_hit(player, emit, make_
     rule = make_rule("event.amount > 10")
     event = emit("deposit", player, 5_000)
 
-    rules_on_event(event)
-    rules_on_event(event)
+    rules_on_event([event])
+    rules_on_event([event])
 
     assert Fact.objects.filter(event_id=event.pk).count() == 1
     assert hits(rule) == [event.pk]

@@ -259,7 +259,7 @@ def test_events_after_the_erasure_are_dropped_or_anonymised(history, officer, li
         erasure_request_process(actor=officer, erasure=erasure)
     old_login = Event.objects.filter(type="players.login_succeeded", player_id=alice.pk).first()
 
-    timeline_entry_on_event(old_login)  # a late redelivery
+    timeline_entry_on_event([old_login])  # a late redelivery
     # An event written before the erasure, delivered after it (a delayed dispatch).
     late_event = announce(
         PlayerStatusChanged(

@@ -23,8 +23,8 @@ def test_the_handler_called_twice_adds_one_entry(alice):
     event = Event.objects.get(type="players.player_registered", player_id=alice.pk)
     assert TimelineEntry.objects.filter(event=event).count() == 1
 
-    timeline_entry_on_event(event)
-    timeline_entry_on_event(event)
+    timeline_entry_on_event([event])
+    timeline_entry_on_event([event])
 
     assert TimelineEntry.objects.filter(event=event).count() == 1
 

@@ -594,7 +594,7 @@ def test_a_late_delivery_of_a_purged_event_adds_nothing(two_jurisdictions):
     )
     retention_run(now=NOW)
 
-    timeline_entry_on_event(old_login)
+    timeline_entry_on_event([old_login])
 
     assert not TimelineEntry.objects.filter(event=old_login).exists()
 
