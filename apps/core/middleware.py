@@ -6,6 +6,7 @@ from apps.core.correlation import (
     correlation_id_reset,
     correlation_id_set,
 )
+from apps.core.request_cache import request_cache_close, request_cache_open
 
 
 class CorrelationIdMiddleware:
@@ -24,3 +25,17 @@ class CorrelationIdMiddleware:
             correlation_id_reset(token)
         response[HEADER] = cid
         return response
+
+
+class RequestCacheMiddleware:
+    """Opens the request's memo (apps/core/request_cache.py) and drops it with the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = request_cache_open()
+        try:
+            return self.get_response(request)
+        finally:
+            request_cache_close(token)

@@ -4,6 +4,12 @@ A staff user sees a brand when they hold `tenants.access_brand` on it, or
 `tenants.access_operator` on its operator (django-guardian object permissions; global
 grants of these two permissions are deliberately ignored). Superusers see everything.
 Inactive users and non-staff see nothing.
+
+Within a request the ids of a staff user's brands are worked out once
+(apps/core/request_cache.py): the admin's list, its brand filter, the header and the API's
+visibility check each ask, and each would otherwise run guardian's nested subqueries again.
+A grant, a revocation, a group change or a new brand in the same request drops the memo
+(apps/tenants/apps.py).
 """
 
 from django.contrib.contenttypes.models import ContentType
@@ -11,6 +17,7 @@ from django.db.models import Q, QuerySet
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
+from apps.core.request_cache import request_cache_active, request_memo
 from apps.tenants.models import Brand, Operator, StaffUser
 
 
@@ -19,11 +26,33 @@ def _is_working_staff(user) -> bool:
 
 
 def brands_visible_to(user) -> QuerySet[Brand]:
-    """Every brand this staff user may see; the root of all tenant scoping."""
+    """Every brand this staff user may see; the root of all tenant scoping.
+
+    In a request, the brands by their ids (worked out once per request and user); outside
+    one, guardian's grants as a subquery."""
     if not _is_working_staff(user):
         return Brand.objects.none()
     if user.is_superuser:
         return Brand.objects.all()
+    if request_cache_active():
+        return Brand.objects.filter(pk__in=brand_ids_visible_to(user))
+    return _brands_granted(user)
+
+
+def brand_ids_visible_to(user) -> list[int]:
+    """The ids of brands_visible_to(user), sorted; memoised for the request."""
+    if not _is_working_staff(user):
+        return []
+
+    def compute() -> list[int]:
+        # Built only when needed: guardian's querysets cost ~8 ms of Python to build.
+        granted = Brand.objects.all() if user.is_superuser else _brands_granted(user)
+        return list(granted.order_by("pk").values_list("pk", flat=True))
+
+    return request_memo(("brand_ids_visible_to", user.pk), compute)
+
+
+def _brands_granted(user) -> QuerySet[Brand]:
     direct = get_objects_for_user(
         user, "tenants.access_brand", klass=Brand, accept_global_perms=False, with_superuser=False
     )

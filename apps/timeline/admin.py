@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 
 from apps.compliance.packs import jurisdiction_choices
 from apps.core.exceptions import DomainError
@@ -13,6 +16,7 @@ from apps.timeline.exceptions import PolicyRefused
 from apps.timeline.models import ErasureRequest, PurgeRecord, RetentionPolicy, TimelineEntry
 from apps.timeline.retention import policy_check, retention_policy_set
 from apps.timeline.selectors import (
+    SummaryContains,
     erasure_requests_visible_to,
     purge_records_visible_to,
     retention_policies_visible_to,
@@ -44,9 +48,40 @@ class PlayerIdFilter(admin.SimpleListFilter):
         return queryset.filter(player_id=int(value))
 
 
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP rows: `SELECT COUNT(*) FROM (SELECT 1 ... LIMIT cap + 1)`,
+    without the ordering, so the count stops at the cap instead of reading every row of the
+    list (a whale's 100,000 entries, the whole table unfiltered). Past the cap the list
+    says "more than" (pagination.html of this admin) and pages stop at the cap."""
+
+    # 1,000 (ten pages of 100): PostgreSQL counts them from the player's index in a few ms;
+    # at 10,000 it switches to a bitmap scan of all a whale's 100,000 entries (~200 ms).
+    COUNT_CAP = 1_000
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by()[: self.COUNT_CAP + 1].count()
+        self.capped = counted > self.COUNT_CAP
+        return min(counted, self.COUNT_CAP)
+
+    capped = False
+
+
+class TimelineChangeList(ChangeList):
+    """Only the orders an index serves (TimelineEntryAdmin.get_ordering): a hand-written
+    ?o= (the columns are not sortable) would sort the whole table."""
+
+    def get_ordering(self, request, queryset):
+        return self.model_admin.get_ordering(request)
+
+
 @admin.register(TimelineEntry)
 class TimelineEntryAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
-    """Player timelines, projected from the outbox (read-only)."""
+    """Player timelines, projected from the outbox (read-only).
+
+    Never counts or sorts the whole table: a capped count (CappedCountPaginator), no count
+    of the unfiltered table (show_full_result_count), and an order an index serves
+    (get_ordering). The search is the API's text filter (selectors.SummaryContains)."""
 
     scoping_selector = staticmethod(timeline_entries_visible_to)
     list_display = ["occurred_at", "player", "category", "summary", "amount", "currency", "actor"]
@@ -71,6 +106,26 @@ class TimelineEntryAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin)
     readonly_fields = fields
     ordering = ["-occurred_at", "-id"]
     show_full_result_count = False
+    paginator = CappedCountPaginator
+    # No sorting by column: sorting every entry by another column reads the whole table.
+    sortable_by: list[str] = []
+
+    def get_changelist(self, request, **kwargs):
+        return TimelineChangeList
+
+    def get_ordering(self, request):
+        """A player's timeline newest first by time (their (player, occurred_at, id) index);
+        every player's entries newest recorded first (the primary key): by time, PostgreSQL
+        would sort the whole table for each page (10 million rows: ~11 s)."""
+        if (request.GET.get(PlayerIdFilter.parameter_name) or "").isdigit():
+            return ["-occurred_at", "-id"]
+        return ["-id"]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(SummaryContains(term)), False
 
 
 # --- retention policies, purge records, erasure requests -----------------------------------------

@@ -1,0 +1,324 @@
+"""Text search on a player's timeline (`q`): case-insensitive, literal (% _ \\ and quotes
+match themselves, nothing the user types becomes SQL), served by the trigram index on
+PostgreSQL; the brand scoping worked out once per request and never kept past it; the
+admin's list without a count of the whole table."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm, remove_perm
+
+from apps.core.request_cache import request_cache_close, request_cache_open
+from apps.tenants.selectors import brand_ids_visible_to, brands_visible_to
+from apps.timeline.admin import CappedCountPaginator
+from apps.timeline.models import TimelineEntry
+from apps.timeline.selectors import timeline_for
+from tests.factories import PlayerFactory
+from tests.timeline.test_api import add_entry, ids, url
+
+pytestmark = pytest.mark.django_db
+
+SUMMARIES = [
+    "Deposit completed (card, PIQ-1)",
+    "DEPOSIT held for review",
+    "Withdrawal requested (bank)",
+    "Bonus 50% match",
+    "Bonus 500 granted",
+    "code a_b used",
+    "code axb used",
+    "path C:\\temp\\x",
+    "path C:Xtemp",
+    "O'Brien's note",
+    "x'); DROP TABLE timeline_timelineentry; --",
+    "Straße umbenannt",
+]
+
+INJECTIONS = [
+    "' OR '1'='1",
+    "') OR 1=1 --",
+    "%' OR summary LIKE '%",
+    "x'); DROP TABLE players_player; --",
+    "\\'; SELECT pg_sleep(5); --",
+    "$1",
+    "%s",
+    "%(text)s",
+    "{0}",
+    "E'\\x41'",
+    "'||(SELECT current_user)||'",
+]
+
+
+@pytest.fixture
+def player(brand):
+    return PlayerFactory(brand=brand)
+
+
+@pytest.fixture
+def entries(player):
+    return {summary: add_entry(player, minutes=i, summary=summary) for i, summary in enumerate(SUMMARIES)}
+
+
+@pytest.fixture
+def agent(make_staff, brand):
+    return make_staff("Support agent", brands=[brand])
+
+
+def found(agent, player, text) -> set[str]:
+    return {entry.summary for entry in timeline_for(agent, player, text=text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("deposit", {"Deposit completed (card, PIQ-1)", "DEPOSIT held for review"}),
+        ("DePoSiT CoMpLeTeD", {"Deposit completed (card, PIQ-1)"}),
+        ("piq-1", {"Deposit completed (card, PIQ-1)"}),
+        ("50%", {"Bonus 50% match"}),
+        ("50", {"Bonus 50% match", "Bonus 500 granted"}),
+        ("%", {"Bonus 50% match"}),
+        ("a_b", {"code a_b used"}),
+        ("_", {"code a_b used", "x'); DROP TABLE timeline_timelineentry; --"}),
+        ("C:\\temp", {"path C:\\temp\\x"}),
+        ("\\", {"path C:\\temp\\x"}),
+        ("o'brien", {"O'Brien's note"}),
+        ("'", {"O'Brien's note", "x'); DROP TABLE timeline_timelineentry; --"}),
+        ("drop table timeline_timelineentry", {"x'); DROP TABLE timeline_timelineentry; --"}),
+        ("x'); DROP", {"x'); DROP TABLE timeline_timelineentry; --"}),
+        ("STRASSE", set()),  # PostgreSQL's upper('ß') is 'ß': no match, on any path
+        ("straße", {"Straße umbenannt"}),
+        ("nothing like it", set()),
+    ],
+)
+def test_text_search_is_case_insensitive_and_literal(agent, player, entries, text, expected):
+    assert found(agent, player, text) == expected
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_injection_attempts_are_searched_for_as_text(agent, player, entries, text):
+    before = TimelineEntry.objects.count()
+
+    assert found(agent, player, text) == set()
+    # The same text stored in a summary is found: it was compared, never executed.
+    planted = add_entry(player, minutes=100, summary=f"note {text} end")
+    assert found(agent, player, text) == {planted.summary}
+    assert TimelineEntry.objects.count() == before + 1
+
+
+@pytest.mark.parametrize("text", ["50%", "' OR '1'='1", "x'); DROP TABLE players_player; --", "\\"])
+def test_the_api_searches_literally(staff_client, agent, player, entries, text):
+    response = staff_client(agent).get(url(player.pk), {"q": text})
+
+    assert response.status_code == 200
+    expected = [
+        e.pk for e in sorted(entries.values(), key=lambda e: -e.pk) if text.lower() in e.summary.lower()
+    ]
+    assert ids(response) == expected
+
+
+def test_the_text_filter_keeps_the_brand_scope(make_staff, other_brand, player, entries):
+    outsider = make_staff("Support agent", brands=[other_brand])
+
+    assert found(outsider, player, "deposit") == set()
+    assert found(outsider, player, "' OR '1'='1") == set()
+
+
+# --- the SQL PostgreSQL gets ------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_the_sql_is_the_index_expression_with_constants(agent, player):
+    sql = str(timeline_for(agent, player, text="It's 50%_\\").query)
+
+    assert f'"timeline_timelineentry"."player_id" = ({player.pk}::bigint)' in sql
+    assert """UPPER("timeline_timelineentry"."summary") LIKE UPPER( E'%It''s 50\\\\%\\\\_\\\\\\\\%')""" in sql
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'timeline_player_summary_trgm_idx'")
+        (indexdef,) = cursor.fetchone()
+    assert "USING gin (player_id, upper((summary)::text) gin_trgm_ops)" in indexdef
+
+
+@pytest.mark.postgres
+def test_a_text_search_on_a_big_timeline_reads_the_trigram_index(agent, player, brand):
+    """20,000 entries of one player, 20 of them with the word: PostgreSQL answers from the
+    (player, trigram) index rather than walking the player's entries newest first. (A
+    table this small is cheaper to read whole, so sequential scans are off; the GIN
+    index's pending list is merged, as autovacuum does on a live table.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO timeline_timelineentry (player_id, brand_id, occurred_at, category, summary,
+                   amount, currency, source_type, actor, created_at)
+               SELECT %s, %s, now() - g * interval '1 minute', 'game',
+                   CASE WHEN g %% 1000 = 0 THEN 'Status active -> suspended: fraud check'
+                        ELSE 'Round prg_sweetbonanza closed: bet ' || g || '.00 GBP' END,
+                   NULL, '', '', 'system:test', now()
+               FROM generate_series(1, 20000) AS g""",
+            [player.pk, brand.pk],
+        )
+        cursor.execute("SELECT gin_clean_pending_list('timeline_player_summary_trgm_idx'::regclass)")
+        cursor.execute("ANALYZE timeline_timelineentry")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    page = timeline_for(agent, player, text="Suspended")[:51]
+
+    plan = page.explain()
+
+    assert "timeline_player_summary_trgm_idx" in plan, plan
+    assert len(list(page)) == 20
+
+
+# --- the brand scoping: once per request, never kept past it ----------------------------------
+
+
+def guardian_queries(captured) -> int:
+    return sum("guardian_userobjectpermission" in q["sql"] for q in captured.captured_queries)
+
+
+def test_one_api_request_works_out_the_brands_once(staff_client, agent, player, entries):
+    client = staff_client(agent)
+    client.get(url(player.pk))
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url(player.pk), {"q": "deposit"})
+
+    assert response.status_code == 200
+    assert len(ids(response)) == 2
+    assert guardian_queries(captured) == 1
+
+
+def test_one_admin_page_works_out_the_brands_once(client, agent, player, entries):
+    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    client.get(f"/admin/timeline/timelineentry/?player={player.pk}")
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/admin/timeline/timelineentry/?player={player.pk}")
+
+    assert response.status_code == 200
+    assert guardian_queries(captured) == 1
+
+
+def test_the_brands_are_worked_out_again_in_the_next_request(staff_client, agent, other_brand):
+    # The same user object for both requests (force_authenticate): a memo kept on the user
+    # would still answer 404 after the grant.
+    theirs = PlayerFactory(brand=other_brand)
+    add_entry(theirs, minutes=1, summary="Deposit completed")
+    client = staff_client(agent)
+    assert client.get(url(theirs.pk)).status_code == 404
+
+    assign_perm("tenants.access_brand", agent, other_brand)
+    granted = client.get(url(theirs.pk), {"q": "deposit"})
+    remove_perm("tenants.access_brand", agent, other_brand)
+    revoked = client.get(url(theirs.pk))
+
+    assert granted.status_code == 200
+    assert len(ids(granted)) == 1
+    assert revoked.status_code == 404
+
+
+def test_a_grant_within_the_request_drops_the_memo(agent, brand, other_brand):
+    token = request_cache_open()
+    try:
+        assert brand_ids_visible_to(agent) == [brand.pk]
+        with CaptureQueriesContext(connection) as captured:
+            assert brand_ids_visible_to(agent) == [brand.pk]
+        assert len(captured.captured_queries) == 0
+
+        assign_perm("tenants.access_brand", agent, other_brand)
+        assert brand_ids_visible_to(agent) == sorted([brand.pk, other_brand.pk])
+        remove_perm("tenants.access_brand", agent, other_brand)
+        assert brand_ids_visible_to(agent) == [brand.pk]
+        agent.groups.clear()
+        assert set(brands_visible_to(agent)) == {brand}
+    finally:
+        request_cache_close(token)
+
+
+def test_outside_a_request_nothing_is_memoised(agent, brand, other_brand):
+    assert list(brands_visible_to(agent)) == [brand]
+    assign_perm("tenants.access_brand", agent, other_brand)
+    assert set(brands_visible_to(agent)) == {brand, other_brand}
+    assert brand_ids_visible_to(agent) == sorted([brand.pk, other_brand.pk])
+
+
+def test_a_user_without_brands_sees_nothing_in_a_request(staff_client, make_staff, player, entries):
+    nobody = make_staff("Support agent")
+
+    response = staff_client(nobody).get(url(player.pk), {"q": "deposit"})
+
+    assert response.status_code == 404
+
+
+# --- the admin's list: no count of the whole table --------------------------------------------
+
+
+def counts(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+@pytest.mark.parametrize("query", ["", "?player={player}", "?q=deposit", "?player={player}&category=payment"])
+def test_the_admin_list_never_counts_past_the_cap(client, agent, player, entries, query):
+    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/admin/timeline/timelineentry/" + query.format(player=player.pk))
+
+    assert response.status_code == 200
+    assert counts(captured), "the list's (capped) count"
+    for sql in counts(captured):
+        assert f"LIMIT {CappedCountPaginator.COUNT_CAP + 1}" in sql, sql
+        assert "ORDER BY" not in sql, sql
+
+
+def test_the_admin_list_says_more_than_past_the_cap(client, agent, player, entries, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "COUNT_CAP", 5)
+    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+
+    capped = client.get(f"/admin/timeline/timelineentry/?player={player.pk}")
+    exact = client.get(f"/admin/timeline/timelineentry/?player={player.pk}&q=deposit")
+
+    assert capped.context["cl"].result_count == 5
+    assert "more than 5 timeline entries" in capped.content.decode()
+    assert exact.context["cl"].result_count == 2
+    assert "2 timeline entries" in exact.content.decode()
+    assert "more than" not in exact.content.decode()
+
+
+def test_the_admin_search_is_literal_and_scoped(client, agent, other_brand, player, entries):
+    theirs = PlayerFactory(brand=other_brand)
+    add_entry(theirs, minutes=1, summary="Bonus 50% match")
+    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+
+    response = client.get("/admin/timeline/timelineentry/", {"q": "50%"})
+    injected = client.get("/admin/timeline/timelineentry/", {"q": "' OR '1'='1"})
+
+    assert response.status_code == injected.status_code == 200
+    assert list(response.context["cl"].result_list) == [entries["Bonus 50% match"]]
+    assert list(injected.context["cl"].result_list) == []
+
+
+def test_the_admin_list_sorts_only_what_an_index_serves(client, agent, player, entries):
+    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+
+    def page_sql(path):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+        assert response.status_code == 200
+        (sql,) = [
+            q["sql"]
+            for q in captured.captured_queries
+            if q["sql"].startswith('SELECT "timeline_timelineentry"."id"')
+        ]
+        return response, sql
+
+    everyone, everyone_sql = page_sql("/admin/timeline/timelineentry/")
+    _, by_hand_sql = page_sql("/admin/timeline/timelineentry/?o=1")  # by occurred_at, typed in
+    one, one_sql = page_sql(f"/admin/timeline/timelineentry/?player={player.pk}")
+
+    assert everyone_sql.split("ORDER BY")[1].strip().startswith('"timeline_timelineentry"."id" DESC')
+    assert "occurred_at" not in everyone_sql.split("ORDER BY")[1]
+    assert by_hand_sql.split("ORDER BY")[1] == everyone_sql.split("ORDER BY")[1]
+    assert (
+        'ORDER BY "timeline_timelineentry"."occurred_at" DESC, "timeline_timelineentry"."id" DESC' in one_sql
+    )
+    assert list(one.context["cl"].result_list) == sorted(
+        entries.values(), key=lambda e: e.occurred_at, reverse=True
+    )
+    assert set(everyone.context["cl"].result_list) == set(entries.values())
