@@ -322,3 +322,17 @@ def test_the_admin_list_sorts_only_what_an_index_serves(client, agent, player, e
         entries.values(), key=lambda e: e.occurred_at, reverse=True
     )
     assert set(everyone.context["cl"].result_list) == set(entries.values())
+
+
+def test_a_nul_character_in_the_search_is_a_clear_refusal_or_no_match_never_a_500(
+    client, staff_client, agent, player, entries
+):
+    api = staff_client(agent).get(url(player.pk), {"q": "dep\x00osit"})
+    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    admin_page = client.get("/admin/timeline/timelineentry/", {"q": "dep\x00osit"})
+
+    assert api.status_code in (200, 400)
+    assert api.status_code == 400 or ids(api) == []
+    # Django's admin drops a search term its search form refuses (a NUL): the list unfiltered.
+    assert admin_page.status_code == 200
+    assert len(admin_page.context["cl"].result_list) == len(entries)
