@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
 	SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false
 
-.PHONY: run test lint migrations-check lock benchmark benchmark-wallet benchmark-exclusions benchmark-timeline benchmark-rules clean
+.PHONY: run test lint migrations-check lock benchmark benchmark-wallet benchmark-exclusions benchmark-timeline benchmark-rules benchmark-realtime clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,12 @@ benchmark-timeline: $(VENV)/.runtime
 BENCH_RULES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_rules
 benchmark-rules: $(VENV)/.runtime
 	$(BIN)/python benchmarks/rules.py --database-url "$(BENCH_RULES_DATABASE_URL)" $(BENCH_ARGS)
+
+## benchmark-realtime: live dashboards, 200 staff sockets over 5 brands on Daphne + Redis, 500 events/s through the outbox: commit -> socket p50/p99, messages lost (about 1 minute)
+BENCH_REALTIME_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_realtime
+BENCH_REALTIME_REDIS_URL ?= redis://127.0.0.1:6379/14
+benchmark-realtime: $(VENV)/.runtime
+	$(BIN)/python benchmarks/realtime.py --database-url "$(BENCH_REALTIME_DATABASE_URL)" --redis-url "$(BENCH_REALTIME_REDIS_URL)" $(BENCH_ARGS)
 
 ## lock: recompile the pinned requirements from requirements*.in (needs pip-tools)
 lock:

@@ -1,3 +1,9 @@
 """Websocket routes. Each app with consumers adds its patterns here."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from apps.dashboards.consumers import DashboardConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/dashboards/", DashboardConsumer.as_asgi()),
+]

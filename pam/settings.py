@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "apps.exclusions",
     "apps.timeline",
     "apps.rules",
+    "apps.dashboards",
 ]
 
 MIDDLEWARE = [
@@ -154,12 +155,27 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # A group message for the sockets of one ASGI process is one Redis entry in that
+            # process's queue, and channels_redis silently drops what arrives beyond
+            # `capacity` (default 100) pending there, for all its sockets together; a
+            # precaution for a process that falls behind a burst (no loss was measured at
+            # 100 in benchmarks/realtime.py, where the backlog stayed in the server's own
+            # buffers, which the same number bounds per socket).
+            # socket_timeout above channels_redis's 5-second blocking pop (BZPOPMIN ... 5): with
+            # redis-py's default of 5 s the read timed out as the pop returned, and after 5
+            # quiet seconds the consumer running the process's receive loop died (1011).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=2000),
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The live operations dashboard: a brand's counters are pushed at most once a tick (the
+# busy events are counted, not pushed one by one: apps/dashboards/ticker.py).
+DASHBOARD_SNAPSHOT_SECONDS = env.float("DASHBOARD_SNAPSHOT_SECONDS", default=1.0)
 
 # --- Celery ----------------------------------------------------------------------------
 # Without a broker, tasks run eagerly in the calling process (the embedded default); the

@@ -30,7 +30,7 @@ def pytest_configure(config):
         url = _redis_url_for_worker(settings.REDIS_URL)
         settings.REDIS_URL = url
         settings.CACHES["default"]["LOCATION"] = url
-        settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [url]
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = url
 
 
 def pytest_collection_modifyitems(config, items):

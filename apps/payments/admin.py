@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from apps.core.exceptions import DomainError
 from apps.core.models import Currency
 from apps.core.money import AmountNotExact, decimal_to_minor, money_format
+from apps.dashboards.interface import live_page_context
 from apps.payments import selectors, services
 from apps.payments.models import (
     AWAITING_REVIEW,
@@ -614,6 +615,9 @@ class PaymentAdmin(ManualBankAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin, a
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "queue_view": _queue_view(request)}
+        if extra_context["queue_view"]:
+            # Live: new flagged items appear, claimed ones show who, decided ones leave.
+            extra_context.update(live_page_context(request.user, "queue"))
         return super().changelist_view(request, extra_context)
 
 

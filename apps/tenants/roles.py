@@ -69,8 +69,13 @@ VIEW_RULES = [
 WRITE_RULES = ["rules.add_rule", "rules.change_rule", "rules.enable_rule", "rules.run_backtest"]
 WORK_RULE_OUTCOMES = ["rules.change_riskmarker", "rules.work_review_task"]
 
+# Live dashboards: the operations counters and the alerts feed of their brands (the live
+# review queue needs only payments.view_payment).
+VIEW_DASHBOARDS = ["dashboards.view_dashboard"]
+
 ROLES: dict[str, list[str]] = {
     "Compliance officer": [
+        *VIEW_DASHBOARDS,
         *VIEW_TENANTS,
         "players.view_player",
         "players.view_personal_data",
@@ -131,6 +136,7 @@ ROLES: dict[str, list[str]] = {
         "payments.view_reviewpolicy",
     ],
     "Brand admin": [
+        *VIEW_DASHBOARDS,
         *VIEW_TENANTS,
         "tenants.change_brand",
         "games.view_game",
@@ -151,6 +157,7 @@ ROLES: dict[str, list[str]] = {
         *CONFIGURE_RETENTION,
     ],
     "Operator admin": [
+        *VIEW_DASHBOARDS,
         *VIEW_TENANTS,
         "tenants.add_brand",
         "tenants.change_brand",
@@ -178,6 +185,7 @@ ROLES: dict[str, list[str]] = {
     ],
     # Read-only everything in their brands, personal data included (auditors check it).
     "Auditor": [
+        *VIEW_DASHBOARDS,
         *VIEW_TENANTS,
         "tenants.view_staffuser",
         "players.view_player",
