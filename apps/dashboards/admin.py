@@ -24,7 +24,7 @@ def _int_param(request, name: str, default: int | None = None) -> int | None:
     raw = request.GET.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ValueError(name)
     return int(raw)
 

@@ -33,7 +33,7 @@ def _query(scope) -> tuple[list[str], int | None, bool]:
     params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     streams = [s for raw in params.get("streams", []) for s in raw.split(",") if s]
     brand = params.get("brand", [""])[0]
-    if brand and not brand.isdigit():
+    if brand and not (brand.isascii() and brand.isdigit()):
         return streams, None, False
     return list(dict.fromkeys(streams)), int(brand) if brand else None, True
 

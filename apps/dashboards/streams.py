@@ -72,7 +72,7 @@ def user_group_name(user_id: int) -> str:
 def _staff_names(events: list[Event]) -> dict[str, str]:
     """actor label -> username, for the staff actors of these events (one query)."""
     ids = {e.actor.split(":", 1)[1] for e in events if e.actor.startswith("staff:")}
-    ids = {int(i) for i in ids if i.isdigit()}
+    ids = {int(i) for i in ids if i.isascii() and i.isdigit()}
     if not ids:
         return {}
     users = get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")

@@ -140,6 +140,7 @@ def test_asking_for_another_brand_is_refused_like_a_missing_one(make_staff, bran
             f"streams=alerts&brand={other_brand.pk}",
             "streams=alerts&brand=999999",
             "streams=alerts&brand=x",
+            "streams=alerts&brand=%C2%B2",  # "²": a digit to str.isdigit, not to int()
         ):
             communicator = await database_sync_to_async(socket)(query, officer)
             assert await close_code(communicator) == 4403

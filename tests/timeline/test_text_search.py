@@ -336,3 +336,13 @@ def test_a_nul_character_in_the_search_is_a_clear_refusal_or_no_match_never_a_50
     # Django's admin drops a search term its search form refuses (a NUL): the list unfiltered.
     assert admin_page.status_code == 200
     assert len(admin_page.context["cl"].result_list) == len(entries)
+
+
+@pytest.mark.parametrize("value", ["²", "x", "-1"])
+def test_the_admin_player_filter_refuses_what_is_not_a_player_id(client, agent, player, entries, value):
+    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+
+    response = client.get("/admin/timeline/timelineentry/", {"player": value})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
