@@ -1324,7 +1324,7 @@ def analysis_service(wallet: dict, args) -> dict:
 
     # The after-commit dispatch (a broker publish) in and out of the operation.
     original = core_events._dispatch_after_commit
-    core_events._dispatch_after_commit = lambda event_id: None
+    core_events._dispatch_after_commit = lambda event_id, traceparent="": None
     try:
         report["b_serial_us_without_dispatch"] = serial(service, pairs)
     finally:
@@ -1928,7 +1928,7 @@ def analysis_hub88(wallet: dict, hub: dict, args) -> dict:
         serial(1)
     report = {"c_inprocess_serial_us": serial(pairs)}
     original = core_events._dispatch_after_commit
-    core_events._dispatch_after_commit = lambda event_id: None
+    core_events._dispatch_after_commit = lambda event_id, traceparent="": None
     try:
         report["c_inprocess_serial_us_without_dispatch"] = serial(pairs)
     finally:

@@ -73,9 +73,13 @@ INSTALLED_APPS = [
     "apps.timeline",
     "apps.rules",
     "apps.dashboards",
+    "apps.observability",
 ]
 
 MIDDLEWARE = [
+    # First: it times the whole answer. (With tracing on, OpenTelemetry's middleware is put
+    # before it at startup, so the request's span is open for everything below.)
+    "apps.observability.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.CorrelationIdMiddleware",
@@ -136,6 +140,12 @@ if _on_postgres and env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
     # cannot keep prepared statements: Django's default then, nothing prepared.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    )
+if _on_postgres:
+    # Fail a connection attempt after this long instead of hanging on an unreachable host
+    # (requests, workers and the readiness check alike).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the write lock instead of failing at once: the embedded default serves
@@ -408,19 +418,39 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Observability ---------------------------------------------------------------------
+# Traces (apps/observability/tracing.py): on when OTEL_TRACES_ENABLED, by default exactly
+# when spans have somewhere to go. The OTLP/HTTP exporter reads OTEL_EXPORTER_OTLP_* itself
+# (e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318).
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_TRACES_ENABLED = env.bool("OTEL_TRACES_ENABLED", default=bool(OTEL_EXPORTER_OTLP_ENDPOINT))
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="pam")
+# /metrics answers a scraper sending "Authorization: Bearer <METRICS_TOKEN>" (and signed-in
+# superusers); with no token set, only superusers.
+METRICS_TOKEN = env_secret("METRICS_TOKEN", default="")
+METRICS_QUERY_TIMEOUT_MS = env.int("METRICS_QUERY_TIMEOUT_MS", default=2000)
+# /readyz: each dependency (database, Redis, broker) must answer within this many seconds.
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
+
 # --- Logging ---------------------------------------------------------------------------
+# One JSON object per line (apps/observability/logs.py) unless LOG_FORMAT=plain; plain is
+# the default with DEBUG on (`make run`), where a person reads the console.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "apps.core.correlation.CorrelationIdLogFilter"}},
+    "filters": {"context": {"()": "apps.observability.logs.TraceContextLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s] %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s] %(message)s"},
+        "json": {"()": "apps.observability.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["correlation"],
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -27,6 +27,7 @@ urlpatterns = [
     path("integrations/hub88/", include("apps.games.providers.hub88.urls")),
     path("integrations/paymentiq/", include("apps.payments.providers.paymentiq.urls")),
     path("healthz", core_api_views.healthz, name="healthz"),
+    path("", include("apps.observability.urls")),
 ]
 
 # JSON, not HTML, for API clients that reach a missing route or a server error.

@@ -1,8 +1,10 @@
 """Correlation ids: one id follows a request through its events, tasks, logs and audit rows.
 
-The id comes from the caller's X-Correlation-ID header when it is well formed, else a new
-one is made. It rides along to Celery tasks in a task header, so the work a request causes
-carries the request's id.
+The id comes from the caller's X-Correlation-ID header when it is well formed, else from
+its X-Request-ID (the same thing under another common name), else from the trace id of its
+W3C `traceparent`, else it is the trace id of the request's own span (tracing on) or a new
+one. It rides along to Celery tasks in a task header, so the work a request causes carries
+the request's id, and is sent to the registers we call (apps.exclusions.clients).
 """
 
 import logging
@@ -14,6 +16,7 @@ from contextvars import ContextVar
 _correlation_id: ContextVar[str | None] = ContextVar("pam_correlation_id", default=None)
 
 HEADER = "X-Correlation-ID"
+REQUEST_ID_HEADER = "X-Request-ID"
 TASK_HEADER = "pam_correlation_id"
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -29,6 +32,10 @@ def correlation_id_clean(candidate: str | None) -> str:
     if candidate and _VALID.fullmatch(candidate):
         return candidate
     return correlation_id_new()
+
+
+def correlation_id_valid(candidate: str | None) -> bool:
+    return bool(candidate) and _VALID.fullmatch(candidate) is not None
 
 
 def correlation_id_get() -> str | None:

@@ -44,6 +44,7 @@ from apps.core import hotpath
 from apps.core.actors import actor_label
 from apps.core.correlation import correlation_id_ensure
 from apps.core.models import Event
+from apps.observability.tracing import traceparent_current
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +141,14 @@ def outbox_row_written(row: Event, pk: int) -> Event:
     row._state.adding = False
     row._state.db = DEFAULT_DB_ALIAS
 
+    # The publishing span ("" when tracing is off): the event's handlers join its trace.
+    traceparent = traceparent_current()
+
     # A named function, not functools.partial: Django logs a failed robust callback by its
     # __qualname__, which a partial lacks, so the logging itself would raise and fail the
     # caller after all (and drop the transaction's remaining on-commit callbacks).
     def dispatch_after_commit() -> None:
-        _dispatch_after_commit(pk)
+        _dispatch_after_commit(pk, traceparent)
 
     # robust: a broker that is down must not fail the request that already committed;
     # the periodic sweep delivers what this misses. Off eager Celery the dispatch is only
@@ -172,7 +176,7 @@ def outbox_row_insert(row: Event) -> int:
     )[0]
 
 
-def _dispatch_after_commit(event_id: int) -> None:
+def _dispatch_after_commit(event_id: int, traceparent: str) -> None:
     from apps.core.relay import dispatch_after_commit
 
-    dispatch_after_commit(event_id)
+    dispatch_after_commit(event_id, traceparent)

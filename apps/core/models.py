@@ -91,6 +91,8 @@ class EventDelivery(models.Model):
                 name="core_delivery_due_idx",
                 condition=Q(status="pending"),
             ),
+            # Dead deliveries wait for a person: counted by the metrics endpoint, listed by the admin.
+            models.Index(fields=["event"], name="core_delivery_dead_idx", condition=Q(status="dead")),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ from apps.core import hotpath
 from apps.core.correlation import correlation_id_of
 from apps.core.events import Subscription, subscriptions_for
 from apps.core.models import Event, EventDelivery
+from apps.observability import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +28,15 @@ def backoff_delay(attempts: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def event_dispatch(*, event_id: int, force: bool = False) -> bool:
+def event_dispatch(*, event_id: int, force: bool = False, traceparent: str = "") -> bool:
     """Deliver one event to every subscribed handler that has not had it yet.
 
     Safe to run concurrently with itself: each (event, handler) delivery is locked with
     SKIP LOCKED, so two dispatchers never run the same handler for the same event at once.
     A handler that is waiting out its backoff is skipped unless `force` is set.
     Returns True when every handler has the event (the event is then marked dispatched).
+    `traceparent` is the W3C trace context of the span that published the event, when the
+    hand-off carried it: the delivery then joins that trace (observability.tracing).
     """
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
@@ -43,7 +46,7 @@ def event_dispatch(*, event_id: int, force: bool = False) -> bool:
         return True
     # Handlers run under the correlation id of the change that published the event, however
     # the event reached this process (its own task, a relay's batch, the sweep).
-    with correlation_id_of(event.correlation_id):
+    with correlation_id_of(event.correlation_id), _event_span(event, traceparent):
         delivered = [_deliver(event, sub, force=force) for sub in subscriptions_for(event.type)]
     if all(delivered):
         Event.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
@@ -51,7 +54,7 @@ def event_dispatch(*, event_id: int, force: bool = False) -> bool:
     return False
 
 
-def events_dispatch(*, event_ids: list[int]) -> int:
+def events_dispatch(*, event_ids: list[int], traceparents: list[str] | None = None) -> int:
     """Deliver a batch of events (what a relay's Celery message carries); returns how many
     of them every handler has afterwards.
 
@@ -60,7 +63,10 @@ def events_dispatch(*, event_ids: list[int]) -> int:
     and the handler's own batched statements. Every other handler gets them one at a
     time, as from `event_dispatch`. Same guarantees as `event_dispatch`: each (event,
     handler) delivery is locked (SKIP LOCKED), done once, retried with backoff.
+    `traceparents` (tracing on): each event's publishing span, in the order of `event_ids`;
+    an event's deliveries join its trace (a batch handler's span links to every one).
     """
+    trace_of = dict(zip(event_ids, traceparents, strict=True)) if traceparents else {}
     events = list(Event.objects.filter(pk__in=event_ids).order_by("pk"))
     already = sum(1 for event in events if event.dispatched_at is not None)
     events = [event for event in events if event.dispatched_at is None]
@@ -71,18 +77,33 @@ def events_dispatch(*, event_ids: list[int]) -> int:
             if sub.batch_handler is not None:
                 batches.setdefault(sub.name, (sub, []))[1].append(event)
     for sub, batch in batches.values():
-        done = _deliver_batch(batch, sub)
+        with tracing.batch_span(f"outbox.handler {sub.name}", [trace_of.get(e.pk, "") for e in batch]):
+            done = _deliver_batch(batch, sub)
         for event in batch:
             complete[event.pk] = complete[event.pk] and event.pk in done
     for event in events:
-        with correlation_id_of(event.correlation_id):
-            for sub in subscriptions_for(event.type):
-                if sub.batch_handler is None and not _deliver(event, sub, force=False):
+        # A span per event even when only batch handlers had it: the trace shows its dispatch.
+        singles = [sub for sub in subscriptions_for(event.type) if sub.batch_handler is None]
+        with correlation_id_of(event.correlation_id), _event_span(event, trace_of.get(event.pk, "")):
+            for sub in singles:
+                if not _deliver(event, sub, force=False):
                     complete[event.pk] = False
     finished = [pk for pk, ok in complete.items() if ok]
     if finished:
         Event.objects.filter(pk__in=finished, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
     return already + len(finished)
+
+
+def _event_span(event: Event, traceparent: str):
+    return tracing.event_span(
+        f"outbox.dispatch {event.type}",
+        traceparent=traceparent,
+        **{
+            "pam.event.id": event.pk,
+            "pam.event.type": event.type,
+            "pam.correlation_id": event.correlation_id,
+        },
+    )
 
 
 def _deliver_batch(events: list[Event], sub: Subscription) -> set[int]:
@@ -109,6 +130,7 @@ def _deliver_batch(events: list[Event], sub: Subscription) -> set[int]:
             else:
                 _deliveries_done(list(claimed.values()), now)
                 done.update(claimed)
+                metrics.OUTBOX_DELIVERIES.labels("done").inc(len(claimed))
     if failed:
         for event in ready:
             with correlation_id_of(event.correlation_id):
@@ -191,14 +213,20 @@ def _deliver(event: Event, sub: Subscription, *, force: bool) -> bool:
         now = timezone.now()
         locked.attempts += 1
         try:
-            with transaction.atomic():
+            # The span records a handler's exception before the delivery below records it.
+            with (
+                transaction.atomic(),
+                tracing.span(f"outbox.handler {sub.name}", **{"pam.event.id": event.pk}),
+            ):
                 sub.handler(event)
         except Exception:  # noqa: BLE001 - the delivery boundary: record every failure, lose none
             locked.last_error = traceback.format_exc()[-8000:]
             if locked.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
                 locked.status = EventDelivery.Status.DEAD
+                metrics.OUTBOX_DELIVERIES.labels("dead").inc()
                 logger.error("handler %s gave up on event %s", sub.name, event.pk)
             else:
+                metrics.OUTBOX_DELIVERIES.labels("failed").inc()
                 locked.next_attempt_at = now + backoff_delay(locked.attempts)
                 logger.warning(
                     "handler %s failed on event %s (attempt %s)", sub.name, event.pk, locked.attempts
@@ -208,7 +236,31 @@ def _deliver(event: Event, sub: Subscription, *, force: bool) -> bool:
         locked.status = EventDelivery.Status.DONE
         locked.delivered_at = now
         locked.save(update_fields=["attempts", "status", "delivered_at"])
+        metrics.OUTBOX_DELIVERIES.labels("done").inc()
         return True
+
+
+# Counts above this are reported as this: a scrape must stay cheap however large a backlog grows.
+LAG_COUNT_CAP = 10000
+
+
+def outbox_lag(*, now=None) -> dict:
+    """How far delivery is behind, for the metrics endpoint: the age in seconds of the oldest
+    undispatched event (0 when none), undispatched events, and pending and dead deliveries
+    (each count capped at LAG_COUNT_CAP). Every query reads a partial index only."""
+    now = now or timezone.now()
+    undispatched = Event.objects.filter(dispatched_at__isnull=True)
+    oldest = undispatched.order_by("occurred_at").values_list("occurred_at", flat=True).first()
+
+    def capped(queryset) -> int:
+        return queryset.order_by().values("pk")[:LAG_COUNT_CAP].count()
+
+    return {
+        "oldest_undispatched_seconds": max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        "undispatched_events": capped(undispatched),
+        "pending_deliveries": capped(EventDelivery.objects.filter(status=EventDelivery.Status.PENDING)),
+        "dead_deliveries": capped(EventDelivery.objects.filter(status=EventDelivery.Status.DEAD)),
+    }
 
 
 def outbox_sweep(*, limit: int = 500) -> int:

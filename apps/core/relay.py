@@ -20,6 +20,7 @@ import time
 
 from django.conf import settings
 
+from apps.observability import tracing
 from pam.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -31,17 +32,17 @@ BATCH_MAX = 200
 class EventRelay:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[int] = []
+        self._pending: list[tuple[int, str]] = []
         self._wakeup = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
 
-    def submit(self, event_id: int) -> None:
+    def submit(self, event_id: int, traceparent: str = "") -> None:
         with self._lock:
             self._start_if_needed()
-            self._pending.append(event_id)
+            self._pending.append((event_id, traceparent))
             self._idle.clear()
         self._wakeup.set()
 
@@ -80,11 +81,19 @@ class EventRelay:
             time.sleep(settings.OUTBOX_RELAY_INTERVAL_SECONDS)
 
     @staticmethod
-    def _publish(event_ids: list[int]) -> None:
+    def _publish(batch: list[tuple[int, str]]) -> None:
         from apps.core.tasks import event_dispatch_batch_task
 
+        event_ids = [event_id for event_id, _ in batch]
+        traceparents = [traceparent for _, traceparent in batch]
         try:
-            event_dispatch_batch_task.delay(event_ids)
+            # Under a span in the publishers' trace (or linked to each), so the task's run in
+            # the worker is part of the trace of the request that committed the events.
+            with tracing.batch_span("outbox.relay publish", traceparents):
+                if any(traceparents):
+                    event_dispatch_batch_task.delay(event_ids, traceparents)
+                else:
+                    event_dispatch_batch_task.delay(event_ids)
         except Exception:  # noqa: BLE001 - the sweep delivers what the broker did not take
             logger.exception(
                 "event relay: could not hand %s events to the broker (first %s); the outbox sweep"
@@ -98,11 +107,11 @@ relay = EventRelay()
 atexit.register(relay.flush, 2.0)
 
 
-def dispatch_after_commit(event_id: int) -> None:
+def dispatch_after_commit(event_id: int, traceparent: str = "") -> None:
     """What a committed transaction does for each of its events."""
     if celery_app.conf.task_always_eager:
         from apps.core.tasks import event_dispatch_task
 
-        event_dispatch_task.delay(event_id)
+        event_dispatch_task.delay(event_id, traceparent)
     else:
-        relay.submit(event_id)
+        relay.submit(event_id, traceparent)

@@ -169,6 +169,12 @@ class Payment(models.Model):
         ]
         indexes = [
             models.Index(fields=["brand", "status", "sla_due_at"], name="payments_queue_idx"),
+            # The review queue across brands (the metrics endpoint's size and SLA breaches).
+            models.Index(
+                fields=["queue", "sla_due_at"],
+                name="payments_under_review_idx",
+                condition=Q(status__in=UNDER_REVIEW),
+            ),
             models.Index(fields=["player", "kind", "created_at"], name="payments_player_kind_idx"),
         ]
         permissions = [

@@ -16,6 +16,7 @@ Contract of every money service here:
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ from apps.core import hotpath
 from apps.core.actors import actor_label, audit_as
 from apps.core.correlation import correlation_id_ensure
 from apps.core.events import outbox_row, outbox_row_insert, outbox_row_written, publish
+from apps.core.exceptions import DomainError
 from apps.core.guards import WalletOperation, wallet_guards_check
+from apps.observability import metrics, tracing
 from apps.tenants.permissions import user_can
 from apps.wallet import events
 from apps.wallet.exceptions import (
@@ -68,6 +71,30 @@ class WalletResult:
     @property
     def playable(self) -> int:
         return self.cash + self.bonus
+
+
+def _metered(service):
+    """Count the money service's outcome (ok, replayed, or the refusal's code) for the metrics
+    endpoint, and give it a span of its own when tracing is on. In-process counters only:
+    nothing is added to the transaction."""
+    name = service.__name__.lstrip("_").removeprefix("apply_")
+    span_name = f"wallet.{name}"
+
+    @functools.wraps(service)
+    def metered(*args, **kwargs):
+        with tracing.span(span_name):
+            try:
+                result = service(*args, **kwargs)
+            except DomainError as exc:
+                metrics.wallet_operation_counted(name, exc.code)
+                raise
+            except Exception:
+                metrics.wallet_operation_counted(name, "error")
+                raise
+        metrics.wallet_operation_counted(name, "replayed" if result.replayed else "ok")
+        return result
+
+    return metered
 
 
 # --- wallets ---------------------------------------------------------------------------
@@ -355,6 +382,7 @@ def _post(
 # --- payments --------------------------------------------------------------------------
 
 
+@_metered
 def deposit_credit(
     *, wallet: Wallet, amount: int, source: str, external_id: str, actor, payment_ref: str = ""
 ) -> WalletResult:
@@ -374,6 +402,7 @@ def deposit_credit(
     )
 
 
+@_metered
 def withdrawal_reserve(
     *, wallet: Wallet, amount: int, source: str, external_id: str, actor, payment_ref: str = ""
 ) -> WalletResult:
@@ -393,6 +422,7 @@ def withdrawal_reserve(
     )
 
 
+@_metered
 def withdrawal_release(
     *, wallet: Wallet, amount: int, source: str, external_id: str, actor, payment_ref: str = ""
 ) -> WalletResult:
@@ -412,6 +442,7 @@ def withdrawal_release(
     )
 
 
+@_metered
 def withdrawal_settle(
     *, wallet: Wallet, amount: int, source: str, external_id: str, actor, payment_ref: str = ""
 ) -> WalletResult:
@@ -431,6 +462,7 @@ def withdrawal_settle(
     )
 
 
+@_metered
 def withdrawal_settle_forced(
     *, wallet: Wallet, amount: int, source: str, external_id: str, actor, payment_ref: str = ""
 ) -> WalletResult:
@@ -454,6 +486,7 @@ def withdrawal_settle_forced(
 # --- games -----------------------------------------------------------------------------
 
 
+@_metered
 def bet_place(
     *,
     wallet: Wallet,
@@ -486,6 +519,7 @@ def bet_place(
     )
 
 
+@_metered
 def win_settle(
     *,
     wallet: Wallet,
@@ -557,6 +591,7 @@ def _lock_target(source: str, external_id: str) -> LedgerTransaction | None:
     )
 
 
+@_metered
 def transaction_rollback(
     *,
     wallet: Wallet,
@@ -674,6 +709,7 @@ def _parts(txn: LedgerTransaction) -> dict[str, int]:
 # --- bonuses ---------------------------------------------------------------------------
 
 
+@_metered
 def bonus_grant(*, wallet: Wallet, amount: int, source: str, external_id: str, actor) -> WalletResult:
     _positive(amount)
     return _post(
@@ -690,6 +726,7 @@ def bonus_grant(*, wallet: Wallet, amount: int, source: str, external_id: str, a
     )
 
 
+@_metered
 def bonus_forfeit(*, wallet: Wallet, amount: int, source: str, external_id: str, actor) -> WalletResult:
     """Take back up to `amount` of bonus (what is left of it)."""
     _positive(amount)
@@ -707,6 +744,7 @@ def bonus_forfeit(*, wallet: Wallet, amount: int, source: str, external_id: str,
     )
 
 
+@_metered
 def bonus_convert(*, wallet: Wallet, amount: int, source: str, external_id: str, actor) -> WalletResult:
     """Wagering met: bonus money becomes cash (the cost was booked when it was granted)."""
     _positive(amount)
@@ -737,6 +775,7 @@ def adjustment_threshold(currency_exponent: int) -> int:
     return int(settings.WALLET_ADJUSTMENT_FOUR_EYES_ABOVE * 10**currency_exponent)
 
 
+@_metered
 def _apply_adjustment(adjustment: AdjustmentRequest, *, actor) -> WalletResult:
     wallet = adjustment.wallet
     movement = "credit_cash" if adjustment.amount > 0 else "debit_cash"

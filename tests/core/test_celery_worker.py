@@ -88,6 +88,7 @@ def running_worker():
         worker_hijack_root_logger=False,
     ):
         signals.task_postrun.connect(_close_worker_connections, weak=False)
+        root_level = logging.getLogger().level  # the worker's log setup lowers it to its loglevel
         try:
             with start_worker(
                 celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20
@@ -96,6 +97,7 @@ def running_worker():
         finally:
             signals.task_postrun.disconnect(_close_worker_connections)
             logging.captureWarnings(False)  # the worker's log setup turned it on
+            logging.getLogger().setLevel(root_level)
 
 
 def closed_port() -> int:

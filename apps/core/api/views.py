@@ -1,6 +1,5 @@
 """Kernel endpoints: health, and JSON answers for missing routes and server errors."""
 
-from django.db import connection
 from django.http import JsonResponse
 from django.views import defaults
 
@@ -8,7 +7,7 @@ from apps.core.api.exceptions import error_body
 
 
 def _wants_json(request) -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics")
 
 
 def not_found(request, exception=None):
@@ -28,7 +27,6 @@ def server_error(request):
 
 
 def healthz(request):
-    """Liveness and database reachability, for load balancers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Liveness: the process answers. No dependency is asked (a database outage must not get
+    every web process restarted); readiness is /readyz (apps.observability)."""
     return JsonResponse({"status": "ok"})

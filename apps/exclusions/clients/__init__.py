@@ -17,7 +17,10 @@ import pybreaker
 import tenacity
 from django.conf import settings
 
+from apps.core.correlation import HEADER as CORRELATION_HEADER
+from apps.core.correlation import correlation_id_ensure
 from apps.exclusions.exceptions import RegisterUnavailable
+from apps.observability import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +176,7 @@ def guarded_call(config, parse: Callable[[], object]):
     """
     breaker, opened = _breaker(config.register, config.brand_id)
     if breaker.current_state == pybreaker.STATE_OPEN and time.monotonic() - opened.at < breaker.reset_timeout:
+        metrics.REGISTER_CHECKS.labels(config.register, "circuit_open").inc()
         raise RegisterUnavailable(
             f"{config.register}: circuit open after {breaker.fail_max} failures in a row; "
             f"not asked again for up to {breaker.reset_timeout:g}s.",
@@ -180,10 +184,14 @@ def guarded_call(config, parse: Callable[[], object]):
         )
     error: RegisterUnavailable | None = None
     result = None
+    started = time.monotonic()
     try:
-        result = parse()
+        with tracing.span(f"exclusions.{config.register}", **{"pam.register": config.register}):
+            result = parse()
     except RegisterUnavailable as exc:
         error = exc
+    metrics.REGISTER_LATENCY.labels(config.register).observe(time.monotonic() - started)
+    metrics.REGISTER_CHECKS.labels(config.register, "error" if error else "ok").inc()
     try:
         breaker.call(_replay, error)
     except pybreaker.CircuitBreakerError:
@@ -196,7 +204,11 @@ def guarded_call(config, parse: Callable[[], object]):
 
 
 def post(config, url: str, *, headers: dict, **kwargs) -> tuple[httpx.Response, int]:
-    """POST with retries; the 200 response and the latency in ms (all attempts)."""
+    """POST with retries; the 200 response and the latency in ms (all attempts).
+
+    Every call carries our correlation id (X-Correlation-ID; GAMSTOP also gets it as its
+    own X-Trace-Id, set by its client), so a register's logs can be matched with ours."""
+    headers = {CORRELATION_HEADER: correlation_id_ensure(), **headers}
     started = time.monotonic()
     response = _with_retries(
         config.register,

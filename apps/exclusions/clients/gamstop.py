@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from apps.core.correlation import correlation_id_ensure
 from apps.exclusions.clients import Answer, guarded_call, json_of, post
 from apps.exclusions.exceptions import RegisterRequestInvalid, RegisterUnavailable
 
@@ -145,7 +146,9 @@ def batch_check_detailed(config, persons: list[BatchPerson]) -> dict[str, BatchR
     if len(set(ids)) != len(ids) or not all(isinstance(i, str) and i for i in ids):
         raise RegisterRequestInvalid("gamstop batch: correlation ids must be unique, non-empty strings.")
     items = [_batch_item(person) for person in persons]
-    headers = {**_headers(config), "Content-Type": "application/json"}
+    # Our correlation id for GAMSTOP's audit log, as on single checks (at most 36 characters).
+    trace_id = correlation_id_ensure()[:TRACE_ID_MAX]
+    headers = {**_headers(config), "Content-Type": "application/json", "X-Trace-Id": trace_id}
     url = f"{(config.batch_url or config.base_url).rstrip('/')}/v2"
     results: dict[str, BatchResult] = {}
     for chunk, body in _requests(items):

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.core.actors import audit_as
 from apps.core.guards import GuardRefusal
+from apps.observability import metrics
 from apps.payments import events
 from apps.payments.exceptions import (
     FourEyes,
@@ -223,6 +224,8 @@ def reviews_escalate_overdue(*, now=None, batch: int = 500) -> int:
                 continue
             _escalate(payment, actor=SYSTEM, reason="SLA breached")
             done += 1
+    if done:
+        metrics.REVIEW_SLA_ESCALATIONS.inc(done)
     return done
 
 
