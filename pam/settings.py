@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.rules",
     "apps.dashboards",
     "apps.observability",
+    "apps.security",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class SecurityConfig(AppConfig):
+    """Security as a constraint (issue 9): rate limits, IP allow- and blocklists, and the
+    hardening that applies to every door."""
+
+    name = "apps.security"
+    label = "security"
+    verbose_name = "Security"
