@@ -9,7 +9,7 @@ import functools
 import secrets
 from datetime import datetime, timedelta
 
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
 from django.utils import timezone
 
 from apps.core.actors import system_actor
@@ -97,7 +97,7 @@ def game_session_by_token(token) -> GameSession | None:
         return None
     values = iter(row)
     session = GameSession.from_db(
-        DEFAULT_DB_ALIAS, _session_fields(), [next(values) for _ in _session_fields()]
+        DEFAULT_DB_ALIAS, _session_fields(), _converted([next(values) for _ in _session_fields()])
     )
     session.player = Player.from_db(
         DEFAULT_DB_ALIAS, ["id", "brand_id", "status"], [session.player_id, session.brand_id, next(values)]
@@ -118,6 +118,21 @@ def game_session_by_token(token) -> GameSession | None:
         [session.game_id, next(values), next(values), next(values), next(values)],
     )
     return session
+
+
+def _converted(values: list) -> list:
+    """The session's columns as the ORM would give them. A raw query skips the backend's
+    converters: PostgreSQL's driver returns aware datetimes anyway, SQLite (`make run`)
+    returns text, which `is_live` cannot compare with now."""
+    if connection.vendor == "postgresql":
+        return values
+    fields = GameSession._meta.concrete_fields
+    return [
+        connection.ops.convert_datetimefield_value(value, None, connection)
+        if isinstance(field, models.DateTimeField)
+        else value
+        for field, value in zip(fields, values, strict=True)
+    ]
 
 
 @functools.cache
