@@ -93,6 +93,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # The admin's rate limits (per staff user, and per address on its login); the APIs'
+    # are DRF throttles, the provider doors' are checked once the caller is authenticated.
+    "apps.security.ratelimit.AdminRateLimitMiddleware",
     # Writes the refusals (breach attempts) the wallet guard noted, after their rollback.
     "apps.responsible_gaming.refusals.RefusalRecorderMiddleware",
     # axes last, as its documentation asks: it turns lockouts into a response.
@@ -366,6 +369,8 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.exception_handler",
+    # One leaky bucket per player, staff user or (logins) client address: RATE_LIMITS.
+    "DEFAULT_THROTTLE_CLASSES": ["apps.security.ratelimit.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -418,6 +423,41 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Rate limits -----------------------------------------------------------------------
+# Leaky buckets (apps/security/ratelimit.py), one per player on the player API, per staff
+# user (admin and staff API), per provider integration (Hub88, PaymentIQ) and per client
+# address on logins; in Redis when REDIS_URL is set (shared by every process), else in
+# memory. Each "<n>/<s|m|h>[ burst <b>]": n per second, minute or hour sustained, up to b
+# at once (default n).
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+
+
+def _rate_limit(name: str, default: str) -> tuple[int, float, int]:
+    """(limit, per seconds, burst) from NAME, e.g. "20/s burst 40"."""
+    text = env.str(name, default=default)
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    try:
+        rate, _, burst = text.strip().partition(" burst ")
+        limit, unit = rate.strip().split("/")
+        parsed = (int(limit), units[unit.strip()], int(burst) if burst else int(limit))
+    except (ValueError, KeyError):
+        parsed = None
+    if parsed is None or parsed[0] < 1 or parsed[2] < 1:
+        raise ImproperlyConfigured(f"{name}={text!r}: expected e.g. 20/s, 10/m or 20/s burst 40.")
+    return parsed
+
+
+RATE_LIMITS = {
+    "player": _rate_limit("RATE_LIMIT_PLAYER", "20/s burst 40"),
+    "staff": _rate_limit("RATE_LIMIT_STAFF", "10/s burst 20"),
+    "provider": _rate_limit("RATE_LIMIT_PROVIDER", "500/s"),
+    "login": _rate_limit("RATE_LIMIT_LOGIN", "10/m"),
+}
+# Addresses (or networks) of the reverse proxies in front of the app. Only when REMOTE_ADDR
+# is one of them is X-Forwarded-For read (from the right, skipping these) for the client's
+# address; by default it is ignored, as a client can write anything there.
+RATE_LIMIT_TRUSTED_PROXIES = env.list("RATE_LIMIT_TRUSTED_PROXIES", default=[])
 
 # --- Observability ---------------------------------------------------------------------
 # Traces (apps/observability/tracing.py): on when OTEL_TRACES_ENABLED, by default exactly

@@ -79,6 +79,18 @@ def _fast_hashing_and_clean_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _rate_limits_raised(settings):
+    # The limiter runs on every request (its Redis round trip included) but with limits no
+    # test reaches: the suite signs in and calls from 127.0.0.1 far faster than a person.
+    # tests/security/test_ratelimit.py sets small limits.
+    settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, (1_000_000, 1.0, 1_000_000))
+    # Redis buckets go with cache.clear() below; the in-memory ones (no REDIS_URL) here.
+    from apps.security.ratelimit import local_buckets_clear
+
+    local_buckets_clear()
+
+
+@pytest.fixture(autouse=True)
 def _registers_unconfigured_skipped(settings):
     # The suite's GB and SE brands have no self-exclusion register configuration; outside
     # tests/exclusions (which configures fake registers, and tests that an unconfigured

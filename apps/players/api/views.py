@@ -61,6 +61,8 @@ class RegisterView(APIView):
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Rate-limited per client address (apps/security/ratelimit.py, RATE_LIMITS["login"]).
+    throttle_scope = "login"
 
     @extend_schema(request=LoginSerializer, responses={200: TokenSerializer}, tags=["player"])
     def post(self, request):

@@ -9,8 +9,10 @@ One base URL serves every brand. Each call:
 4. answer HTTP 200 with {user, status, request_uuid, currency, balance}, signed with the
    brand's operator key.
 Every failure is a status, never an HTTP error: anything unexpected is logged and answered
-RS_ERROR_UNKNOWN. Answers to calls whose brand cannot be found (not JSON, unknown token
-and user, brand without integration) cannot be signed and are sent unsigned.
+RS_ERROR_UNKNOWN, and so is a call beyond the integration's rate limit (checked once the
+signature is verified, so only a signed call spends the integration's bucket). Answers to
+calls whose brand cannot be found (not JSON, unknown token and user, brand without
+integration) cannot be signed and are sent unsigned.
 """
 
 import logging
@@ -36,6 +38,7 @@ from apps.games.providers.hub88.protocol import (
 from apps.games.providers.hub88.selectors import hub88_integration_for_brand
 from apps.games.services import game_session_by_token
 from apps.players.models import Player
+from apps.security.ratelimit import bucket_hit
 from apps.wallet.exceptions import (
     DuplicateTransaction,
     InsufficientFunds,
@@ -89,6 +92,10 @@ def answer_call(endpoint: str, body: bytes, signature: str | None) -> tuple[Answ
             raise Refusal(Status.INVALID_SIGNATURE)
         if not integration.active:
             raise Refusal(Status.INVALID_PARTNER, "the brand's Hub88 integration is switched off")
+        if not bucket_hit("provider", f"hub88:{integration.pk}").allowed:
+            # The protocol has no rate-limit status: RS_ERROR_UNKNOWN is its generic failure,
+            # not a terminal answer (wins and rollbacks are retried until they get one).
+            raise Refusal(Status.UNKNOWN, "rate limited")
         call = Call(endpoint=endpoint, fields=fields_check(endpoint, data), session=session, player=player)
         minor = OPERATIONS[endpoint](call)
         answer.status = Status.OK

@@ -60,6 +60,7 @@ class ErrCode:
     FORBIDDEN = "ip_not_allowed"
     INACTIVE = "integration_inactive"
     TOO_LARGE = "request_too_large"
+    RATE_LIMITED = "rate_limited"
     INVALID_REQUEST = "invalid_request"
     MISSING_FIELD = "missing_field"
     INVALID_FIELD = "invalid_field"

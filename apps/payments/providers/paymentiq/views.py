@@ -6,7 +6,8 @@ One base URL serves every brand. Each call, in this order:
    (401 {"success": false, "errCode": "unauthorized"} when missing or wrong);
 2. the caller's address (REMOTE_ADDR) must be in the integration's IP allowlist, and an
    empty allowlist allows nobody (403 ip_not_allowed); a switched-off integration is
-   refused (403 integration_inactive);
+   refused (403 integration_inactive); a call beyond the integration's rate limit is
+   answered success false, rate_limited (apps/security/ratelimit.py);
 3. read and check the body (protocol.py) and do the call (operations.py);
 4. answer HTTP 200 with PaymentIQ's JSON: success true, or success false with errCode and
    errMsg.
@@ -33,6 +34,7 @@ from apps.payments.providers.paymentiq.protocol import (
     failure,
     fields_check,
 )
+from apps.security.ratelimit import bucket_hit
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,11 @@ def _answer(request, action: str) -> tuple[int, dict]:
             raise AuthFailed(403, ErrCode.INACTIVE, "The integration is switched off.")
     except AuthFailed as refused:
         return refused.http_status, {"success": False, "errCode": refused.err_code, "errMsg": refused.err_msg}
+    verdict = bucket_hit("provider", f"paymentiq:{integration.pk}")
+    if not verdict.allowed:
+        # PaymentIQ's errors are success false in an HTTP 200 body, this one too.
+        logger.warning("paymentiq %s: integration %s over its rate limit", action, integration.pk)
+        return 200, failure("", ErrCode.RATE_LIMITED, f"Too many calls; retry in {verdict.retry_after} s.")
     try:
         body = request.body
     except RequestDataTooBig:
