@@ -159,7 +159,8 @@ def _deliveries_claim(event_ids: list[int], handler: str, now) -> tuple[dict[int
     On SQLite (`make run`, one process) the same through the ORM."""
     if connection.vendor != "postgresql":
         EventDelivery.objects.bulk_create(
-            [EventDelivery(event_id=pk, handler=handler) for pk in event_ids], ignore_conflicts=True
+            [EventDelivery(event_id=pk, handler=handler, next_attempt_at=now) for pk in event_ids],
+            ignore_conflicts=True,
         )
         rows = EventDelivery.objects.filter(event_id__in=event_ids, handler=handler).filter(
             Q(status=EventDelivery.Status.DONE)

@@ -18,6 +18,7 @@ def unreachable_database():
     del connections.settings[alias]
 
 
+@pytest.mark.redis
 @pytest.mark.django_db
 def test_readiness_is_ok_when_every_dependency_answers(client):
     response = client.get("/readyz")

@@ -44,6 +44,7 @@ def bet_event(body) -> Event:
     return Event.objects.get(type="wallet.bet_placed", payload__transaction_id=txn.pk)
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_hub88_bet_is_one_trace_from_the_request_to_the_handlers_eager_celery(spans, keys, movement):
     # given: Hub88 sends its trace context with the bet

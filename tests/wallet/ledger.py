@@ -61,12 +61,13 @@ def bucket_sums_from_entries(wallet_or_id) -> dict[str, int]:
 def unbalanced_transactions(*wallets_or_ids) -> list[tuple[int, int]]:
     """(transaction id, sum of its entries) for every transaction of the wallets not summing to zero."""
     wallet_ids = [getattr(wallet, "pk", wallet) for wallet in wallets_or_ids]
+    marks = ", ".join(["%s"] * len(wallet_ids))  # IN, not = ANY: SQLite has no arrays
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT t.id, SUM(e.amount) FROM wallet_ledgertransaction t"
+            "SELECT t.id, SUM(e.amount) FROM wallet_ledgertransaction t"  # noqa: S608 - placeholders only
             " JOIN wallet_ledgerentry e ON e.transaction_id = t.id"
-            " WHERE t.wallet_id = ANY(%s) GROUP BY t.id HAVING SUM(e.amount) <> 0",
-            [wallet_ids],
+            f" WHERE t.wallet_id IN ({marks}) GROUP BY t.id HAVING SUM(e.amount) <> 0",
+            wallet_ids,
         )
         return cursor.fetchall()
 
