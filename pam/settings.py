@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.CorrelationIdMiddleware",
+    # IP lists (apps/security/ipfilter.py): a refused address reaches no view, no session.
+    "apps.security.middleware.IpFilterMiddleware",
     # A memo per request (the brands a staff user sees, asked by several parts of a page).
     "apps.core.middleware.RequestCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -454,10 +456,26 @@ RATE_LIMITS = {
     "provider": _rate_limit("RATE_LIMIT_PROVIDER", "500/s"),
     "login": _rate_limit("RATE_LIMIT_LOGIN", "10/m"),
 }
-# Addresses (or networks) of the reverse proxies in front of the app. Only when REMOTE_ADDR
-# is one of them is X-Forwarded-For read (from the right, skipping these) for the client's
-# address; by default it is ignored, as a client can write anything there.
-RATE_LIMIT_TRUSTED_PROXIES = env.list("RATE_LIMIT_TRUSTED_PROXIES", default=[])
+# The client address a login bucket is keyed by is the IP lists' (TRUSTED_PROXIES below).
+
+# --- IP lists (apps/security) ------------------------------------------------------------
+# Proxies (CIDRs) whose X-Forwarded-For is believed: when REMOTE_ADDR is one of them, the
+# client is the right-most X-Forwarded-For hop that is not. Empty: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    import ipaddress as _ipaddress
+
+    for _proxy in TRUSTED_PROXIES:
+        _ipaddress.ip_network(_proxy.strip(), strict=False)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_exc}") from _exc
+# Each process checks the rules' version key this often (seconds), and re-reads the rules
+# at least this often whatever the key says.
+IP_RULES_VERSION_CHECK_SECONDS = env.float("IP_RULES_VERSION_CHECK_SECONDS", default=1.0)
+IP_RULES_MAX_AGE_SECONDS = env.float("IP_RULES_MAX_AGE_SECONDS", default=300.0)
+# A provider integration (Hub88) with no allow entries refuses every caller when on (fail
+# closed, the default unless DEBUG). PaymentIQ always has its per-brand allowlist as well.
+IP_PROVIDER_ALLOWLIST_REQUIRED = env.bool("IP_PROVIDER_ALLOWLIST_REQUIRED", default=not DEBUG)
 
 # --- Observability ---------------------------------------------------------------------
 # Traces (apps/observability/tracing.py): on when OTEL_TRACES_ENABLED, by default exactly

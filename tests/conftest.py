@@ -68,6 +68,7 @@ def _fast_hashing_and_clean_cache(settings):
     from apps.compliance.selectors import rules_cache_clear
     from apps.games.providers.hub88.selectors import integration_cache_clear
     from apps.games.selectors import catalogue_cache_clear
+    from apps.security.ipfilter import local_cache_clear as ip_rules_cache_clear
 
     cache.clear()
     # Per-process caches (provider doors, brand rules): a test's rolled-back rows must not
@@ -75,6 +76,10 @@ def _fast_hashing_and_clean_cache(settings):
     catalogue_cache_clear()
     integration_cache_clear()
     rules_cache_clear()
+    ip_rules_cache_clear()
+    # Production refuses Hub88 calls until its allowlist has entries; the provider tests
+    # call from 127.0.0.1 without one (tests/security/test_ipfilter.py covers the refusal).
+    settings.IP_PROVIDER_ALLOWLIST_REQUIRED = False
     yield
 
 

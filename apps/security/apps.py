@@ -8,3 +8,10 @@ class SecurityConfig(AppConfig):
     name = "apps.security"
     label = "security"
     verbose_name = "Security"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from apps.security.models import IpRule
+
+        auditlog.register(IpRule)

@@ -11,8 +11,8 @@ Where it applies, and what a bucket is keyed by (never by anything a client can 
 - the staff API and the admin: the signed-in staff user, one bucket for both
   (`ApiRateThrottle`, `AdminRateLimitMiddleware`);
 - the player login (views with `throttle_scope = "login"`) and the admin login (POSTs):
-  the client's address (`client_ip`: REMOTE_ADDR, X-Forwarded-For only behind a trusted
-  proxy);
+  the client's address (`client_ip`: REMOTE_ADDR, X-Forwarded-For only behind one of
+  TRUSTED_PROXIES);
 - the provider doors: the integration, once the call has authenticated as it (Hub88's
   signature, PaymentIQ's credentials), so nobody can spend another caller's bucket; those
   doors answer in their protocol's own error form.
@@ -24,7 +24,6 @@ Retry-After. A Redis failure lets the request through (logged): the limits prote
 service, they must not take it down with Redis.
 """
 
-import ipaddress
 import logging
 import math
 import threading
@@ -107,30 +106,12 @@ def local_buckets_clear() -> None:
 
 
 def client_ip(request) -> str:
-    """The client's address: REMOTE_ADDR, or behind a trusted proxy the nearest address in
-    X-Forwarded-For that is not one of the trusted proxies."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    trusted = _trusted_networks(tuple(settings.RATE_LIMIT_TRUSTED_PROXIES))
-    if not trusted or not _in(remote, trusted):
-        return remote
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
-    for address in reversed(forwarded):
-        if not _in(address, trusted):
-            return address
-    return remote
+    """The client's address, as the IP lists resolved it (ipfilter: REMOTE_ADDR, or behind a
+    trusted proxy the nearest X-Forwarded-For hop that is not one)."""
+    from apps.security.ipfilter import client_ip as resolved
 
-
-@lru_cache(maxsize=8)
-def _trusted_networks(entries: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
-
-
-def _in(address: str, networks: tuple) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
+    address = resolved(request)
+    return str(address) if address is not None else request.META.get("REMOTE_ADDR", "")
 
 
 def refused_response(verdict: Verdict) -> JsonResponse:

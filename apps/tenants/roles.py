@@ -69,6 +69,15 @@ VIEW_RULES = [
 WRITE_RULES = ["rules.add_rule", "rules.change_rule", "rules.enable_rule", "rules.run_backtest"]
 WORK_RULE_OUTCOMES = ["rules.change_riskmarker", "rules.work_review_task"]
 
+# IP lists (apps/security): a brand's blocklist. Global and provider entries also need
+# security.manage_global_ip_rules, held by no role (platform staff, granted one by one).
+MANAGE_BRAND_IP_RULES = [
+    "security.view_iprule",
+    "security.add_iprule",
+    "security.change_iprule",
+    "security.delete_iprule",
+]
+
 # Live dashboards: the operations counters and the alerts feed of their brands (the live
 # review queue needs only payments.view_payment).
 VIEW_DASHBOARDS = ["dashboards.view_dashboard"]
@@ -155,6 +164,7 @@ ROLES: dict[str, list[str]] = {
         "payments.change_reviewpolicy",
         *VIEW_RETENTION,
         *CONFIGURE_RETENTION,
+        *MANAGE_BRAND_IP_RULES,
     ],
     "Operator admin": [
         *VIEW_DASHBOARDS,
@@ -182,6 +192,7 @@ ROLES: dict[str, list[str]] = {
         "payments.view_reviewpolicy",
         "payments.add_reviewpolicy",
         "payments.change_reviewpolicy",
+        *MANAGE_BRAND_IP_RULES,
     ],
     # Read-only everything in their brands, personal data included (auditors check it).
     "Auditor": [
@@ -210,5 +221,6 @@ ROLES: dict[str, list[str]] = {
         "payments.view_reviewpolicy",
         *VIEW_RULES,
         *VIEW_RETENTION,
+        "security.view_iprule",
     ],
 }

@@ -137,7 +137,7 @@ def test_admin_login_is_limited_per_address(settings, make_staff, brand):
 
 
 def test_client_address_behind_a_trusted_proxy(settings, rf):
-    settings.RATE_LIMIT_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     behind = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.1, 10.0.0.3")
     direct = rf.get("/", REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="6.6.6.6")
 

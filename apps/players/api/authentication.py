@@ -5,6 +5,7 @@ from rest_framework import authentication, exceptions
 
 from apps.players.models import Player
 from apps.players.selectors import player_by_token
+from apps.security.interface import brand_ip_check
 
 
 class PlayerTokenAuthentication(authentication.BaseAuthentication):
@@ -25,6 +26,8 @@ class PlayerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
         if player.status != Player.Status.ACTIVE or not player.brand.active:
             raise exceptions.AuthenticationFailed("This account cannot use the API.")
+        # The brand's IP blocklist: the brand is known from here on (403 ip_blocked).
+        brand_ip_check(request._request, player.brand_id)
         return player, key
 
     def authenticate_header(self, request):

@@ -22,6 +22,7 @@ from apps.players.api.serializers import (
 from apps.players.masking import personal_data_visible
 from apps.players.models import Player
 from apps.players.selectors import players_visible_to
+from apps.security.interface import brand_ip_check, client_ip
 from apps.tenants.api.permissions import StaffActionPermission
 from apps.tenants.selectors import brand_get_by_code, brands_visible_to
 
@@ -38,6 +39,7 @@ class RegisterView(APIView):
         brand = brand_get_by_code(data["brand"])
         if brand is None:
             raise serializers.ValidationError({"brand": ["Unknown brand."]})
+        brand_ip_check(request, brand.pk)
         player = services.player_register(
             brand=brand,
             username=data["username"],
@@ -69,11 +71,15 @@ class LoginView(APIView):
         form = LoginSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
+        brand = brand_get_by_code(data["brand"])
+        if brand is not None:
+            brand_ip_check(request, brand.pk)
+        caller = client_ip(request._request)
         player, key, expires_at = services.player_login(
             brand_code=data["brand"],
             login=data["login"],
             password=data["password"],
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=str(caller) if caller else request.META.get("REMOTE_ADDR"),
         )
         return Response(
             TokenSerializer({"token": key, "expires_at": expires_at, "player_id": player.pk}).data

@@ -4,10 +4,13 @@ cancel,notification}.
 One base URL serves every brand. Each call, in this order:
 1. authenticate: HTTP Basic or Bearer credentials name the integration, and so the brand
    (401 {"success": false, "errCode": "unauthorized"} when missing or wrong);
-2. the caller's address (REMOTE_ADDR) must be in the integration's IP allowlist, and an
-   empty allowlist allows nobody (403 ip_not_allowed); a switched-off integration is
-   refused (403 integration_inactive); a call beyond the integration's rate limit is
-   answered success false, rate_limited (apps/security/ratelimit.py);
+2. the caller's address must be in the integration's IP allowlist, and an empty allowlist
+   allows nobody (403 ip_not_allowed); a switched-off integration is refused (403
+   integration_inactive). The address is the one apps/security resolved (REMOTE_ADDR, or
+   X-Forwarded-For behind TRUSTED_PROXIES), whose middleware has already applied the
+   global blocklist and the platform's PaymentIQ allowlist (IP rules) before this view;
+   a call beyond the integration's rate limit is answered success false, rate_limited
+   (apps/security/ratelimit.py);
 3. read and check the body (protocol.py) and do the call (operations.py);
 4. answer HTTP 200 with PaymentIQ's JSON: success true, or success false with errCode and
    errMsg.
@@ -34,6 +37,7 @@ from apps.payments.providers.paymentiq.protocol import (
     failure,
     fields_check,
 )
+from apps.security.interface import client_ip
 from apps.security.ratelimit import bucket_hit
 
 logger = logging.getLogger(__name__)
@@ -53,12 +57,13 @@ def provider_call(request, action: str) -> JsonResponse:
 def _answer(request, action: str) -> tuple[int, dict]:
     try:
         integration = integration_authenticate(request.headers.get("Authorization"))
-        if not ip_allowed(integration.ip_allowlist, request.META.get("REMOTE_ADDR")):
+        caller = client_ip(request)
+        if not ip_allowed(integration.ip_allowlist, str(caller) if caller else None):
             logger.warning(
                 "paymentiq %s: integration %s called from %s, not in its allowlist",
                 action,
                 integration.pk,
-                request.META.get("REMOTE_ADDR"),
+                caller,
             )
             raise AuthFailed(403, ErrCode.FORBIDDEN, "This address may not call.")
         if not integration.active:
