@@ -359,7 +359,7 @@ class PaymentAdmin(ManualBankAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin, a
         left = obj.sla_due_at - timezone.now()
         if left < timedelta(0):
             return format_html(
-                '<strong class="pam-overdue" style="color: var(--error-fg, #ba2121)">overdue {}</strong>',
+                '<strong class="pam-overdue">overdue {}</strong>',
                 _duration(-left),
             )
         return _duration(left)

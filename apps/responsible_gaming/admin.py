@@ -58,13 +58,10 @@ class LimitChangeAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     ordering = ["effective_at"]
     actions = ["cancel_changes"]
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("responsible_gaming.set_limits"):
-            actions.pop("cancel_changes", None)
-        return actions
+    def has_set_limits_permission(self, request):
+        return request.user.has_perm("responsible_gaming.set_limits")
 
-    @admin.action(description="Cancel the selected pending increases")
+    @admin.action(description="Cancel the selected pending increases", permissions=["set_limits"])
     def cancel_changes(self, request, queryset):
         done = 0
         for change in queryset.filter(status=LimitChange.Status.PENDING).select_related("player"):

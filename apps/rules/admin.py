@@ -313,9 +313,9 @@ class RuleAdmin(ScopedAdminMixin, admin.ModelAdmin):
         """POST days=N: queue a backtest of the rule's current version."""
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:rules_rule_change", args=[rule_id]))
-        rule = get_object_or_404(self.get_queryset(request), pk=rule_id)
         if not request.user.has_perm("rules.run_backtest"):
             raise PermissionDenied
+        rule = get_object_or_404(self.get_queryset(request), pk=rule_id)
         try:
             days = int(request.POST.get("days", ""))
         except ValueError:

@@ -5,6 +5,13 @@
   "use strict";
 
   var exponents = JSON.parse(document.getElementById("pam-exponents").textContent);
+  // The brand filter submits on change (here, not an onchange="" attribute: the CSP forbids those).
+  var brandSelect = document.getElementById("pam-brand");
+  if (brandSelect) {
+    brandSelect.addEventListener("change", function () {
+      brandSelect.form.submit();
+    });
+  }
   var cards = {};
   document.querySelectorAll(".pam-dash-card").forEach(function (card) {
     cards[card.dataset.brand] = card;

@@ -65,7 +65,7 @@ def test_a_withdrawal_flagged_by_another_process_appears_on_the_open_queue_withi
 
         # Another process asks for a withdrawal the review rules hold.
         process = run_script("tests.browser.flag_withdrawal", str(newcomer.pk), "7500")
-        page.wait_for_function(f"document.querySelectorAll('{ROWS}').length === 2", timeout=20_000)
+        page.wait_for_function(f"() => document.querySelectorAll('{ROWS}').length === 2", timeout=20_000)
         appeared = time.time()
         out, err = process.communicate(timeout=30)
         assert process.returncode == 0, err.decode()
@@ -87,7 +87,7 @@ def test_a_withdrawal_flagged_by_another_process_appears_on_the_open_queue_withi
 
         # Decided, it leaves the queue.
         services.review_approve(actor=colleague, payment_id=int(payment_id), reason="checked")
-        page.wait_for_function(f"document.querySelectorAll('{ROWS}').length === 1", timeout=5_000)
+        page.wait_for_function(f"() => document.querySelectorAll('{ROWS}').length === 1", timeout=5_000)
         assert page.locator(_row(waiting.pk)).count() == 1
         time.sleep(1.0)  # the page's refetch after the approval is over
 
