@@ -46,7 +46,6 @@ import random
 import statistics
 import sys
 import time
-import warnings
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -54,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks import common  # noqa: E402
 from benchmarks.common import database_drop, database_recreate  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pam_bench_timeline"
@@ -116,25 +116,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def environment_set(args: argparse.Namespace) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pam.settings",
-            "PAM_IGNORE_DOTENV": "1",
-            "DEBUG": "false",
-            "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
-            "DATABASE_URL": args.database_url,
-            "DATABASE_CONN_MAX_AGE": "60",
-            "REDIS_URL": "",
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "LOG_LEVEL": "WARNING",
-            "ALLOWED_HOSTS": "testserver",  # Django's test client
-        }
-    )
-    os.environ.pop("CELERY_BROKER_URL", None)
-    # No collectstatic for a benchmark: whitenoise's note about the missing directory is noise.
-    warnings.filterwarnings("ignore", message="No directory at")
+    common.environment_set(args.database_url, ALLOWED_HOSTS="testserver")  # Django's test client
 
 
 # --- the fill --------------------------------------------------------------------------------

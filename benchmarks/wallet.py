@@ -58,6 +58,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks import common  # noqa: E402
 from benchmarks.common import database_drop, database_recreate, libpq_conninfo  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pam_bench"
@@ -116,26 +117,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def environment_set(args: argparse.Namespace) -> None:
     """Production-like settings for this process, its workers and the server subprocess."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pam.settings",
-            "PAM_IGNORE_DOTENV": "1",
-            "DEBUG": "false",
-            "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
-            "DATABASE_URL": args.database_url,
-            "DATABASE_CONN_MAX_AGE": "60",  # as .env.example: persistent connections
-            # Celery eager OFF: after commit, the dispatch is a publish to this broker.
-            # Nothing consumes it during the run; the queue is deleted afterwards.
-            "CELERY_BROKER_URL": args.broker_url,
-            "REDIS_URL": args.broker_url,
-            "CACHE_KEY_PREFIX": "pam-bench",
-            # Plain HTTP on 127.0.0.1 (no proxy terminating TLS in front of it here).
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING",
-        }
+    common.environment_set(
+        args.database_url,
+        # Celery eager OFF: after commit, the dispatch is a publish to this broker.
+        # Nothing consumes it during the run; the queue is deleted afterwards.
+        CELERY_BROKER_URL=args.broker_url,
+        REDIS_URL=args.broker_url,
+        CACHE_KEY_PREFIX="pam-bench",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
     )
 
 
