@@ -13,7 +13,8 @@ session store, as a login would.
 
 Then, in separate processes:
 - the server: `daphne pam.asgi:application` (HTTP and websockets), --servers processes
-  (1; the sockets are spread over them), with the Redis channel layer;
+  (2, as production runs several; the sockets are spread over them), with the Redis
+  channel layer;
 - the clients: --clients websockets (`/ws/dashboards/?streams=alerts,ops`, the staff
   session cookie, the Origin a browser sends), in --client-procs processes (asyncio, a
   minimal RFC 6455 client: no extra dependency); each records every message with its
@@ -484,7 +485,9 @@ def main() -> None:
     parser.add_argument("--alert-share", type=float, default=0.1, help="share of events pushed one by one")
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--client-procs", type=int, default=1)
-    parser.add_argument("--servers", type=int, default=1, help="daphne processes (sockets spread over them)")
+    parser.add_argument(
+        "--servers", type=int, default=2, help="daphne processes (the sockets are spread over them)"
+    )
     parser.add_argument(
         "--dispatch",
         choices=["batch", "outbox", "direct"],
