@@ -13,6 +13,7 @@ from tests.games.conftest import (  # noqa: F401 - fixtures
     hub88_brand,
     integration,
     keys,
+    movement,
     player,
     token,
     wallet,

@@ -190,6 +190,22 @@ def test_hub88_over_the_limit_answers_200_rs_error_unknown_signed(settings, hub8
     assert refused.signed
 
 
+def test_a_hub88_bet_over_the_limit_moves_no_money_and_writes_nothing(settings, hub88, wallet, movement):
+    from apps.core.models import Event
+    from apps.wallet.models import LedgerEntry
+
+    _limit(settings, "provider", 1)
+    assert hub88("bet", movement("bet")).status == "RS_OK"
+    wallet.refresh_from_db()
+    before = (wallet.cash, wallet.bonus, LedgerEntry.objects.count(), Event.objects.count())
+
+    refused = hub88("bet", movement("bet"))
+
+    assert refused.status == "RS_ERROR_UNKNOWN"
+    wallet.refresh_from_db()
+    assert (wallet.cash, wallet.bonus, LedgerEntry.objects.count(), Event.objects.count()) == before
+
+
 def _piq(body: dict, *, password: str = PIQ_PASSWORD):
     auth = "Basic " + base64.b64encode(f"{PIQ_USERNAME}:{password}".encode()).decode()
     response = Client().post(
