@@ -10,17 +10,13 @@ from django.db.models import Max
 
 from apps.core.models import Event
 from apps.dashboards.streams import EVENT_STREAMS, STREAM_PERMISSION, STREAM_TYPES, STREAMS, messages_for
-from apps.tenants.selectors import brands_visible_to
+from apps.tenants.selectors import brands_visible_to, is_working_staff
 
 CATCHUP_LIMIT = 500
 
 
 class NotAllowed(Exception):
     """The user may not listen to a requested stream or brand."""
-
-
-def is_working_staff(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
 
 
 def stream_allowed(user, stream: str) -> bool:

@@ -3,12 +3,12 @@
 from django.db.models import Q, QuerySet
 
 from apps.security.models import IpRule
-from apps.tenants.selectors import brand_ids_visible_to
+from apps.tenants.selectors import brand_ids_visible_to, is_working_staff
 
 
 def ip_rules_visible_to(user) -> QuerySet[IpRule]:
     """Their brands' entries; global and provider entries to those who manage them."""
-    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+    if not is_working_staff(user):
         return IpRule.objects.none()
     if user.is_superuser:
         return IpRule.objects.select_related("brand", "created_by")

@@ -21,7 +21,8 @@ from apps.core.request_cache import request_cache_active, request_memo
 from apps.tenants.models import Brand, Operator, StaffUser
 
 
-def _is_working_staff(user) -> bool:
+def is_working_staff(user) -> bool:
+    """An active, signed-in staff account: the first condition of every staff scoping."""
     return bool(user and user.is_authenticated and user.is_active and user.is_staff)
 
 
@@ -30,7 +31,7 @@ def brands_visible_to(user) -> QuerySet[Brand]:
 
     In a request, the brands by their ids (worked out once per request and user); outside
     one, guardian's grants as a subquery."""
-    if not _is_working_staff(user):
+    if not is_working_staff(user):
         return Brand.objects.none()
     if user.is_superuser:
         return Brand.objects.all()
@@ -41,7 +42,7 @@ def brands_visible_to(user) -> QuerySet[Brand]:
 
 def brand_ids_visible_to(user) -> list[int]:
     """The ids of brands_visible_to(user), sorted; memoised for the request."""
-    if not _is_working_staff(user):
+    if not is_working_staff(user):
         return []
 
     def compute() -> list[int]:
@@ -68,7 +69,7 @@ def _brands_granted(user) -> QuerySet[Brand]:
 
 def operators_visible_to(user) -> QuerySet[Operator]:
     """Operators the user administers or sees a brand of (all, for superusers)."""
-    if not _is_working_staff(user):
+    if not is_working_staff(user):
         return Operator.objects.none()
     if user.is_superuser:
         return Operator.objects.all()
@@ -80,7 +81,7 @@ def operators_visible_to(user) -> QuerySet[Operator]:
 
 def operators_administered_by(user) -> QuerySet[Operator]:
     """Operators on which the user holds `access_operator` (operator admins)."""
-    if not _is_working_staff(user):
+    if not is_working_staff(user):
         return Operator.objects.none()
     if user.is_superuser:
         return Operator.objects.all()
@@ -95,7 +96,7 @@ def operators_administered_by(user) -> QuerySet[Operator]:
 
 def staff_visible_to(user) -> QuerySet[StaffUser]:
     """Staff of the operators the user administers; platform staff only to superusers."""
-    if not _is_working_staff(user):
+    if not is_working_staff(user):
         return StaffUser.objects.none()
     if user.is_superuser:
         return StaffUser.objects.all()

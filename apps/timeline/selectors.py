@@ -6,7 +6,7 @@ from django.db.models import Expression, Field, Func, Q, QuerySet
 from django.db.models.fields import BigIntegerField, BooleanField
 
 from apps.players.selectors import players_visible_to
-from apps.tenants.selectors import brand_ids_visible_to, brands_visible_to
+from apps.tenants.selectors import brand_ids_visible_to, brands_visible_to, is_working_staff
 from apps.timeline.models import ErasureRequest, PurgeRecord, RetentionPolicy, TimelineEntry
 
 
@@ -111,7 +111,7 @@ def timeline_for(
 def retention_policies_visible_to(user) -> QuerySet[RetentionPolicy]:
     """The platform's rows (default and per jurisdiction: they apply to every brand) and the
     rows of the brands this user may see."""
-    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+    if not is_working_staff(user):
         return RetentionPolicy.objects.none()
     return RetentionPolicy.objects.filter(
         Q(brand__isnull=True) | Q(brand__in=brands_visible_to(user).values("pk"))
