@@ -11,10 +11,10 @@ from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from apps.core.models import Currency, Event
+from apps.core.models import Currency
 from apps.dashboards import selectors
 from apps.dashboards.models import Dashboard
-from apps.dashboards.streams import ALERT_TYPES, ALERTS, OPS, messages_for
+from apps.dashboards.streams import ALERTS, OPS
 from apps.tenants.selectors import brands_visible_to
 
 ALERTS_SHOWN = 50
@@ -82,13 +82,9 @@ class DashboardAdmin(admin.ModelAdmin):
         if not selectors.stream_allowed(request.user, ALERTS):
             raise PermissionDenied
         cursor = selectors.live_cursor()
-        brand_ids = selectors.dashboard_scope(request.user, [ALERTS])
-        latest = list(
-            Event.objects.filter(type__in=ALERT_TYPES, brand_id__in=brand_ids).order_by("-pk")[:ALERTS_SHOWN]
-        )
         context = {
             **self._context(request, "Alerts, live"),
-            "initial": messages_for(list(reversed(latest))),
+            "initial": selectors.alerts_latest(request.user, limit=ALERTS_SHOWN),
             "cursor": cursor,
             "brand_names": {b.pk: str(b) for b in brands_visible_to(request.user)},
         }

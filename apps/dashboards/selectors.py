@@ -9,7 +9,15 @@ from datetime import timedelta
 from django.db.models import Max
 
 from apps.core.models import Event
-from apps.dashboards.streams import EVENT_STREAMS, STREAM_PERMISSION, STREAM_TYPES, STREAMS, messages_for
+from apps.dashboards.streams import (
+    ALERT_TYPES,
+    ALERTS,
+    EVENT_STREAMS,
+    STREAM_PERMISSION,
+    STREAM_TYPES,
+    STREAMS,
+    messages_for,
+)
 from apps.tenants.selectors import brands_visible_to, is_working_staff
 
 CATCHUP_LIMIT = 500
@@ -39,6 +47,14 @@ def dashboard_scope(user, streams, *, brand_id: int | None = None) -> list[int]:
     if brand_id is not None and not ids:
         raise NotAllowed
     return ids
+
+
+def alerts_latest(user, *, limit: int) -> list[dict]:
+    """The alerts page's first screen: the newest `limit` alerts of the user's brands, as
+    messages, oldest first (the live ones are appended after them)."""
+    brand_ids = dashboard_scope(user, [ALERTS])
+    latest = list(Event.objects.filter(type__in=ALERT_TYPES, brand_id__in=brand_ids).order_by("-pk")[:limit])
+    return messages_for(list(reversed(latest)))
 
 
 def live_cursor() -> int:
