@@ -12,6 +12,7 @@
 Liveness and readiness (/healthz, /readyz) are never filtered. When the rules cannot be
 read (database down) the process keeps the rules it has; without any, provider callbacks
 are refused and other requests pass (their views need the database anyway).
+Websocket handshakes get the global blocklist from IpFilterWebsocketMiddleware (pam/asgi.py).
 Brand blocklists need the brand, known only once a player is authenticated: they are
 applied by the player API's authentication and login (apps/security/interface.py).
 """
@@ -19,6 +20,7 @@ applied by the player API's authentication and login (apps/security/interface.py
 import json
 import logging
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.utils import timezone
@@ -109,3 +111,41 @@ class IpFilterMiddleware:
         ):
             return f"{integration} has no allowlist"
         return ""
+
+
+class IpFilterWebsocketMiddleware:
+    """The same global blocklist for websocket handshakes, which never pass through
+    Django's MIDDLEWARE (pam/asgi.py puts this before the session and the consumer).
+
+    A refused address gets the handshake rejected (HTTP 403 from the server), before any
+    session is read. The address is resolved as for HTTP: the socket's peer, or the
+    right-most untrusted X-Forwarded-For hop behind TRUSTED_PROXIES."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.inner(scope, receive, send)
+        address = ipfilter.client_ip_resolve(_websocket_meta(scope))
+        refused = await database_sync_to_async(IpFilterMiddleware.refused_why)(address, None)
+        if refused:
+            logger.warning(
+                "ip filter: websocket %s from %s refused (%s)", scope.get("path"), address, refused
+            )
+            # Read the connect message first: an ASGI server expects it before a close.
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+            return None
+        return await self.inner(scope, receive, send)
+
+
+def _websocket_meta(scope) -> dict:
+    """The two META keys client_ip_resolve reads, from an ASGI websocket scope."""
+    client = scope.get("client") or (None, None)
+    headers = dict(scope.get("headers") or ())
+    meta = {"REMOTE_ADDR": client[0]}
+    forwarded = headers.get(b"x-forwarded-for")
+    if forwarded is not None:
+        meta["HTTP_X_FORWARDED_FOR"] = forwarded.decode("latin-1")
+    return meta

@@ -454,3 +454,60 @@ def test_liveness_and_readiness_are_never_filtered(platform_admin):
     block(platform_admin, "198.51.100.7")
     assert Client().get(PROBE, REMOTE_ADDR="198.51.100.7").status_code == 403
     assert Client().get("/healthz", REMOTE_ADDR="198.51.100.7").status_code == 200
+
+
+# --- websockets ---------------------------------------------------------------------------
+
+
+def _socket_from(ip: str | None, forwarded: str | None = None):
+    from channels.testing import WebsocketCommunicator
+
+    from pam.asgi import application
+
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if forwarded is not None:
+        headers.append((b"x-forwarded-for", forwarded.encode()))
+    communicator = WebsocketCommunicator(application, "/ws/dashboards/?streams=queue", headers=headers)
+    if ip is not None:
+        communicator.scope["client"] = (ip, 50000)  # read when the application starts
+    return communicator
+
+
+def _handshake(communicator) -> tuple[bool, int | None]:
+    """(accepted, close code): refused handshakes are not accepted; let-through anonymous
+    sockets are accepted and then closed 4401 by the consumer."""
+    from asgiref.sync import async_to_sync
+
+    async def run():
+        accepted, code = await communicator.connect(timeout=3)
+        if accepted:
+            output = await communicator.receive_output(timeout=3)
+            code = output.get("code")
+        await communicator.wait(timeout=3)
+        return accepted, code
+
+    return async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_globally_blocked_address_cannot_open_a_websocket(platform_admin):
+    block(platform_admin, "203.0.113.0/24")
+    ipfilter.local_cache_clear()
+
+    assert _handshake(_socket_from("203.0.113.9")) == (False, 1008)
+    # Another address reaches the consumer, which refuses the anonymous socket itself.
+    assert _handshake(_socket_from("198.51.100.7")) == (True, 4401)
+    # No peer address (a unix socket): nothing to match.
+    assert _handshake(_socket_from(None)) == (True, 4401)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_websocket_behind_a_trusted_proxy_is_judged_by_its_forwarded_address(platform_admin, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    block(platform_admin, "203.0.113.0/24")
+    ipfilter.local_cache_clear()
+
+    assert _handshake(_socket_from("10.1.2.3", forwarded="203.0.113.9")) == (False, 1008)
+    # A client cannot clear itself by writing a header when it connects directly.
+    assert _handshake(_socket_from("203.0.113.9", forwarded="198.51.100.7")) == (False, 1008)
+    assert _handshake(_socket_from("10.1.2.3", forwarded="198.51.100.7")) == (True, 4401)
