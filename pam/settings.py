@@ -95,7 +95,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    # auditlog's middleware with the IP lists' client address, keeping the request for the
+    # access audit (apps/security/audit.py).
+    "apps.security.audit.AuditContextMiddleware",
     # The admin's rate limits (per staff user, and per address on its login); the APIs'
     # are DRF throttles, the provider doors' are checked once the caller is authenticated.
     "apps.security.ratelimit.AdminRateLimitMiddleware",
@@ -240,6 +242,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.timeline.tasks.retention_run_task",
         "schedule": env.float("TIMELINE_RETENTION_INTERVAL_SECONDS", default=3600.0),
     },
+    "audit-retention": {
+        "task": "apps.security.tasks.audit_records_purge_task",
+        "schedule": env.float("AUDIT_RETENTION_INTERVAL_SECONDS", default=86400.0),
+    },
 }
 
 # --- Payments ---------------------------------------------------------------------------
@@ -355,6 +361,16 @@ RULES_BACKTEST_MAX_DAYS = env.int("RULES_BACKTEST_MAX_DAYS", default=90)
 AUDITLOG_CID_GETTER = "apps.core.correlation.correlation_id_get"
 AUDITLOG_INCLUDE_ALL_MODELS = False  # models register themselves in their app's ready()
 AUDITLOG_MASK_CALLABLE = "apps.core.audit.mask_whole"
+# How long access-audit records (logins, personal-data reads, exports, permission changes:
+# apps/security/audit.py) are kept. Six years: the AML record keeping of the UK Money
+# Laundering Regulations 2017 (reg. 40) and the UKGC's guidance run five years from the end
+# of the business relationship or the occasional transaction, and an access record is
+# evidence for the records it touched; a sixth year covers the time between an account's
+# last activity and the relationship being ended, and matches the six-year limitation
+# period for claims (Limitation Act 1980). A licence asking for longer sets it higher.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=6 * 365)
+# Rows deleted per transaction by the purge (each batch commits on its own).
+AUDIT_PURGE_BATCH_SIZE = env.int("AUDIT_PURGE_BATCH_SIZE", default=5000)
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -67,8 +67,11 @@ def audit_as(actor):
     # auditlog's context manager does not restore an enclosing context (an eager task run
     # inside a staff request); put the request's back so its later writes keep their actor.
     enclosing = auditlog_value.get(None)
+    # The request's client address (apps/security/audit.AuditContextMiddleware) stays on
+    # the rows written inside the block.
+    remote_addr = enclosing.get("remote_addr") if enclosing else None
     try:
-        with set_actor(user):
+        with set_actor(user, remote_addr=remote_addr):
             yield
     finally:
         if enclosing is not None:

@@ -20,6 +20,7 @@ from apps.exclusions.models import RegisterCheck, RegisterConfig
 from apps.exclusions.selectors import register_checks_visible_to, register_configs_visible_to
 from apps.players.masking import masked, personal_data_visible
 from apps.players.selectors import player_get
+from apps.security.interface import personal_data_read_record
 from apps.tenants.admin_scoping import BrandListFilter, ReadOnlyAdminMixin, ScopedAdminMixin
 
 # Keys of RegisterCheck.request that are ours, not the person's: shown to everyone.
@@ -202,6 +203,27 @@ class RegisterCheckAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin)
 
     def has_check_now_permission(self, request):
         return request.user.has_perm("exclusions.check_now")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        check = (getattr(response, "context_data", None) or {}).get("original")
+        if response.status_code == 200 and isinstance(check, RegisterCheck):
+            # The "Sent" field shows the person's data as sent to the register, unmasked
+            # for those who may see it: the access audit records which fields.
+            sent = sorted(
+                key for key, value in (check.request or {}).items() if key not in NOT_PERSONAL and value
+            )
+            if sent and personal_data_visible(request.user, brand_id=check.brand_id):
+                personal_data_read_record(
+                    request=request,
+                    actor=request.user,
+                    players=[(check.player_id, check.brand_id)],
+                    fields=sent,
+                    source="exclusions.admin.register_check",
+                    object_type="exclusions.registercheck",
+                    object_id=check.pk,
+                )
+        return response
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_check_now": self.has_check_now_permission(request)}

@@ -43,6 +43,7 @@ from apps.exclusions.models import (
 from apps.exclusions.selectors import register_config_get, registers_of_brand
 from apps.players.masking import MASK, personal_data_visible
 from apps.players.models import Player
+from apps.security.interface import export_record
 from apps.tenants.exceptions import AccessDenied
 from apps.tenants.models import Brand
 from apps.tenants.permissions import user_can
@@ -316,6 +317,18 @@ def marketing_export(*, actor, brand: Brand, purpose: str, fmt: str = "csv") -> 
                     with_personal_data=visible,
                 ),
                 actor=actor,
+            )
+            # The access audit, in the same transaction: the file leaves with the record.
+            export_record(
+                actor=actor,
+                source="exclusions.marketing_export",
+                brand_id=brand.pk,
+                rows=export.included,
+                fields=EXPORT_COLUMNS,
+                personal_data=visible,
+                object_type="exclusions.marketingexport",
+                object_id=export.pk,
+                extra={"format": fmt},
             )
     except BaseException:
         writer.raw.close()

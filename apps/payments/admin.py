@@ -42,6 +42,8 @@ from apps.payments.providers.manual.admin import MANUAL_ACTIONS, MANUAL_STEPS, M
 from apps.payments.providers.manual.doors import staff_settled
 from apps.payments.rules import FLAG_LABELS
 from apps.players.masking import personal_data_visible, player_personal_data
+from apps.players.models import PERSONAL_DATA_FIELDS
+from apps.security.interface import personal_data_read_record
 from apps.tenants.admin_scoping import BrandListFilter, ReadOnlyAdminMixin, ScopedAdminMixin
 
 # The review rules' flag codes (rules.py, services.py), for the flag filter and the policy form.
@@ -590,6 +592,15 @@ class PaymentAdmin(ManualBankAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin, a
             for p in selectors.player_payments_recent(player_id=player.pk, limit=10)
         ]
         visible = personal_data_visible(request.user, brand_id=payment.brand_id)
+        if visible:
+            # The review page shows the player's personal data unmasked: the access audit.
+            personal_data_read_record(
+                request=request,
+                actor=request.user,
+                players=[player],
+                fields=PERSONAL_DATA_FIELDS,
+                source="payments.admin.payment_review",
+            )
         steps = [
             {
                 "name": step,

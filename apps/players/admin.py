@@ -10,6 +10,7 @@ from apps.players import services
 from apps.players.masking import MASK, personal_data_visible
 from apps.players.models import PERSONAL_DATA_FIELDS, Player
 from apps.players.selectors import players_visible_to
+from apps.security.interface import personal_data_read_record
 from apps.tenants.admin_scoping import BrandListFilter, ScopedAdminMixin
 
 
@@ -124,6 +125,45 @@ class PlayerAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Personal data")
     def personal_data(self, obj):
         return "Hidden: you do not hold the permission to view personal data."
+
+    # --- the access audit: one record per page that showed personal data unmasked ------
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        player = (getattr(response, "context_data", None) or {}).get("original")
+        if (
+            response.status_code == 200
+            and isinstance(player, Player)
+            and personal_data_visible(request.user, brand_id=player.brand_id)
+        ):
+            personal_data_read_record(
+                request=request,
+                actor=request.user,
+                players=[player],
+                fields=PERSONAL_DATA_FIELDS,
+                source="players.admin.change",
+            )
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if response.status_code == 200 and changelist is not None:
+            # The page's rows (evaluated here, once: the template reuses them).
+            rows = list(changelist.result_list)
+            visible: dict[int, bool] = {}
+            for brand_id in {p.brand_id for p in rows}:
+                visible[brand_id] = personal_data_visible(request.user, brand_id=brand_id)
+            shown = [p for p in rows if visible[p.brand_id] and p.email]
+            if shown:
+                # The list shows one personal field: the e-mail column.
+                personal_data_read_record(
+                    request=request,
+                    actor=request.user,
+                    players=shown,
+                    fields=["email"],
+                    source="players.admin.changelist",
+                )
+        return response
 
     def has_add_permission(self, request):
         return False  # players register themselves through the player API

@@ -35,6 +35,7 @@ from apps.players.exceptions import (
 )
 from apps.players.masking import personal_data_visible, player_personal_data
 from apps.players.models import PERSONAL_DATA_FIELDS, Player, PlayerToken
+from apps.security.interface import export_record, login_record, logout_record
 from apps.tenants.exceptions import AccessDenied
 from apps.tenants.models import Brand
 from apps.tenants.permissions import user_can
@@ -241,6 +242,15 @@ def player_login(
         )
     if player is None:
         Player(password=_DUMMY_PASSWORD_HASH).check_password(password)
+        # Recorded without what was typed (an e-mail address is personal data); outside any
+        # transaction, so the refusal below cannot take the record with it.
+        login_record(
+            succeeded=False,
+            ip=ip,
+            brand_id=brand.pk if brand is not None else None,
+            reason="unknown_login" if brand is not None else "unknown_brand",
+            door="player_api",
+        )
         raise InvalidCredentials()
 
     refusal = None
@@ -271,6 +281,9 @@ def player_login(
                 PlayerLoginRefused(player_id=player.pk, brand_id=brand.pk, reason=reason, ip=ip),
                 actor=player,
             )
+            login_record(
+                succeeded=False, actor=player, ip=ip, brand_id=brand.pk, reason=reason, door="player_api"
+            )
         raise error
 
     key = PlayerToken.new_key()
@@ -279,14 +292,22 @@ def player_login(
         PlayerToken.objects.create(player=player, key_hash=PlayerToken.hash_key(key), expires_at=expires_at)
         Player.objects.filter(pk=player.pk).update(last_login_at=timezone.now())
         publish(PlayerLoggedIn(player_id=player.pk, brand_id=brand.pk, ip=ip), actor=player)
+        login_record(succeeded=True, actor=player, ip=ip, brand_id=brand.pk, door="player_api")
     return player, key, expires_at
 
 
-def player_logout(*, key: str) -> None:
-    """Revoke the token (idempotent)."""
-    PlayerToken.objects.filter(key_hash=PlayerToken.hash_key(key), revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+def player_logout(*, key: str, ip: str | None = None) -> None:
+    """Revoke the token (idempotent; the access audit records the first revocation)."""
+    with transaction.atomic():
+        token = (
+            PlayerToken.objects.select_related("player")
+            .filter(key_hash=PlayerToken.hash_key(key), revoked_at__isnull=True)
+            .first()
+        )
+        if token is None:
+            return
+        if PlayerToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            logout_record(actor=token.player, ip=ip, brand_id=token.player.brand_id, door="player_api")
 
 
 def player_tokens_revoke(*, player_ids, now=None) -> int:
@@ -437,13 +458,19 @@ def players_export_csv(*, actor, players) -> str:
         writer.writerow([_csv_safe(v) for v in row + [personal[name] for name in PERSONAL_DATA_FIELDS]])
     with transaction.atomic(), audit_as(actor):
         for brand_id in sorted(brand_ids):
+            count = sum(1 for p in rows if p.brand_id == brand_id)
             publish(
-                PlayersExported(
-                    brand_id=brand_id,
-                    count=sum(1 for p in rows if p.brand_id == brand_id),
-                    with_personal_data=visible[brand_id],
-                ),
+                PlayersExported(brand_id=brand_id, count=count, with_personal_data=visible[brand_id]),
                 actor=actor,
+            )
+            export_record(
+                actor=actor,
+                source="players.players_export_csv",
+                brand_id=brand_id,
+                rows=count,
+                fields=EXPORT_COLUMNS,
+                personal_data=visible[brand_id],
+                extra={"player_ids": [p.pk for p in rows if p.brand_id == brand_id][:1000]},
             )
     return out.getvalue()
 

@@ -1,17 +1,25 @@
-"""IP lists in the staff UI. Brand admins keep their brands' blocklists; platform staff
-(security.manage_global_ip_rules) the global blocklist and the provider allowlists.
+"""The security app in the staff UI.
 
-Every write goes through services.py (permission, validation, audit, cache version)."""
+IP lists: brand admins keep their brands' blocklists; platform staff
+(security.manage_global_ip_rules) the global blocklist and the provider allowlists. Every
+write goes through services.py (permission, validation, audit, cache version).
+
+The access audit: read-only for everyone, superusers included; searchable by auditors."""
+
+import contextlib
+import ipaddress
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 
 from apps.core.exceptions import DomainError
 from apps.security import ipfilter, services
-from apps.security.models import IpRule
-from apps.security.selectors import ip_rules_visible_to
-from apps.tenants.admin_scoping import BrandListFilter, ScopedAdminMixin
+from apps.security.models import AuditRecord, IpRule
+from apps.security.selectors import audit_records_visible_to, ip_rules_visible_to
+from apps.tenants.admin_scoping import BrandListFilter, ReadOnlyAdminMixin, ScopedAdminMixin
+from apps.timeline.admin import CappedCountPaginator
 
 
 class IpRuleForm(forms.ModelForm):
@@ -148,3 +156,70 @@ class IpRuleAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 services.ip_rule_delete(actor=request.user, rule=rule)
             except DomainError as exc:
                 self.message_user(request, f"{rule}: {exc.message}", level=messages.ERROR)
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Logins, personal-data reads, exports and permission changes (apps/security/audit.py).
+
+    Nobody adds, changes or deletes a record here (ReadOnlyAdminMixin: superusers too; the
+    database refuses it anyway). A large table is never counted or sorted whole: a capped
+    count (CappedCountPaginator), no count of the unfiltered table, newest first by the
+    primary key, no sorting by column. The search box takes an exact value and matches it,
+    each through its own index, against the actor (a staff username, player:ID), the
+    player id, the client address and the correlation id."""
+
+    scoping_selector = staticmethod(audit_records_visible_to)
+    list_display = [
+        "occurred_at",
+        "kind",
+        "actor_type",
+        "actor_label",
+        "ip",
+        "brand_id",
+        "player_id",
+        "object_display",
+        "correlation_id",
+    ]
+    list_filter = ["kind", "actor_type", ("occurred_at", admin.DateFieldListFilter)]
+    # Its first level lists the years present: one pass over the occurred_at index of the
+    # records in view (a month's days, once a year and month are chosen, read only those).
+    date_hierarchy = "occurred_at"
+    search_fields = ["actor_label"]  # shows the box; get_search_results decides the matching
+    search_help_text = "An exact staff username, player:ID or player id, IP address or correlation id."
+    fields = [
+        "occurred_at",
+        "kind",
+        "actor_type",
+        "actor_label",
+        "actor",
+        "ip",
+        "correlation_id",
+        "operator_id",
+        "brand_id",
+        "player_id",
+        "object_type",
+        "object_id",
+        "detail",
+    ]
+    readonly_fields = fields
+    ordering = ["-id"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    sortable_by: list[str] = []
+    actions = None
+
+    @admin.display(description="object")
+    def object_display(self, obj):
+        return f"{obj.object_type} {obj.object_id}".strip() or "—"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(actor_label=term[:150]) | Q(correlation_id=term[:64])
+        if term.isascii() and term.isdigit() and len(term) <= 18:
+            match |= Q(player_id=int(term))
+        with contextlib.suppress(ValueError):  # not an address: nothing to match
+            match |= Q(ip=str(ipaddress.ip_address(term)))
+        return queryset.filter(match), False

@@ -13,9 +13,12 @@ class SecurityConfig(AppConfig):
         from auditlog.registry import auditlog
         from axes.admin import AccessAttemptAdmin
 
+        from apps.security.audit import signals_connect
         from apps.security.models import IpRule
 
         auditlog.register(IpRule)
+        # The access audit: logins, permission changes (apps/security/audit.py).
+        signals_connect()
         # axes' admin action deletes attempt rows but declares no permission, so anyone who
         # may view the attempts could run it (tests/security/test_permission_census.py).
         AccessAttemptAdmin.cleanup_expired_attempts.allowed_permissions = ("delete",)

@@ -1,9 +1,21 @@
-"""What other apps call: the brand blocklist, for doors that know the request's brand."""
+"""What other apps call: the brand blocklist, for doors that know the request's brand, and
+the access audit's records (apps/security/audit.py) for the doors and services that log a
+player in or out, show personal data or export it."""
 
+from apps.security.audit import export_record, login_record, logout_record, personal_data_read_record
 from apps.security.exceptions import IpBlocked
 from apps.security.ipfilter import brand_blocked, client_ip
 
-__all__ = ["IpBlocked", "brand_blocked", "brand_ip_check", "client_ip"]
+__all__ = [
+    "IpBlocked",
+    "brand_blocked",
+    "brand_ip_check",
+    "client_ip",
+    "export_record",
+    "login_record",
+    "logout_record",
+    "personal_data_read_record",
+]
 
 
 def brand_ip_check(request, brand_id: int) -> None:

@@ -1,9 +1,12 @@
 """IP rules: CIDR networks refused (block) or let through (allow), globally, per brand, or
 for one provider integration's endpoints (ipfilter.py applies them)."""
 
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class IpRule(models.Model):
@@ -63,3 +66,122 @@ class IpRule(models.Model):
     def __str__(self) -> str:
         where = self.brand.code if self.brand_id else self.scope
         return f"{self.kind} {self.cidr} ({where})"
+
+
+# --- the access audit (issue 9) ----------------------------------------------------------
+
+# Set only by audit.audit_records_purge for the length of its delete: the one sanctioned way
+# an audit record leaves the table (the PostgreSQL trigger has its own, transaction-local flag).
+purge_in_progress: ContextVar[bool] = ContextVar("pam_audit_purge", default=False)
+
+
+class AuditAppendOnly(Exception):
+    """An audit record was about to be changed or deleted outside the retention purge."""
+
+
+class AuditRecordQuerySet(models.QuerySet):
+    """Refuses bulk changes: an audit record is written once and removed only by the purge.
+    (On PostgreSQL the trigger of migration 0003 refuses them too, whatever the code path.)"""
+
+    def update(self, **kwargs):
+        raise AuditAppendOnly("audit records are append-only: update refused")
+
+    def delete(self):
+        if not purge_in_progress.get():
+            raise AuditAppendOnly("audit records are append-only: delete refused")
+        return super().delete()
+
+    def _raw_delete(self, using):
+        if not purge_in_progress.get():
+            raise AuditAppendOnly("audit records are append-only: delete refused")
+        return super()._raw_delete(using)
+
+
+class AuditRecord(models.Model):
+    """Who did what to whom, from where: logins, reads of personal data, exports and
+    permission changes (django-auditlog's LogEntry keeps the model changes).
+
+    Written by apps/security/audit.py only, in the transaction of what it records. Never
+    changed or deleted: refused by the ORM here and by a trigger on PostgreSQL (migration
+    0003), except by the retention purge. `detail` says which fields or objects, never a
+    password, a token or the personal data itself.
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN_SUCCEEDED = "login_succeeded", "Login succeeded"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOGOUT = "logout", "Logout"
+        PERSONAL_DATA_READ = "personal_data_read", "Personal data read"
+        EXPORT = "export", "Export"
+        PERMISSION_CHANGED = "permission_changed", "Permission changed"
+        AUDIT_PURGED = "audit_purged", "Audit records purged"
+
+    class ActorType(models.TextChoices):
+        STAFF = "staff", "Staff"
+        PLAYER = "player", "Player"
+        ANONYMOUS = "anonymous", "Anonymous"
+        SYSTEM = "system", "System"
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # No database constraint: the record outlives the account it names (and a delete's
+    # SET NULL would be an UPDATE the trigger refuses). actor_label keeps the username.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Staff username, player:ID, system:NAME."
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    # Plain ids, not foreign keys: the record must outlive (and never block) what it names.
+    operator_id = models.BigIntegerField(null=True, blank=True)
+    brand_id = models.BigIntegerField(null=True, blank=True)
+    player_id = models.BigIntegerField(null=True, blank=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = AuditRecordQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "access audit record"
+        ordering = ["-id"]
+        indexes = [
+            # The purge (older than the cutoff) and the date hierarchy / date filter.
+            models.Index(fields=["occurred_at"], name="security_audit_occurred_idx"),
+            # The admin's searches are exact matches, each served by its own index.
+            models.Index(
+                fields=["player_id", "occurred_at"],
+                name="security_audit_player_idx",
+                condition=Q(player_id__isnull=False),
+            ),
+            models.Index(
+                fields=["correlation_id"], name="security_audit_cid_idx", condition=~Q(correlation_id="")
+            ),
+            models.Index(fields=["ip"], name="security_audit_ip_idx", condition=Q(ip__isnull=False)),
+            models.Index(fields=["actor_label", "occurred_at"], name="security_audit_actor_idx"),
+            # An auditor's scoped list, newest first.
+            models.Index(fields=["brand_id", "-id"], name="security_audit_brand_idx"),
+            models.Index(fields=["kind", "-id"], name="security_audit_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_label or self.actor_type
+        return f"{self.get_kind_display()} by {who} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditAppendOnly("audit records are append-only: save of an existing record refused")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if not purge_in_progress.get():
+            raise AuditAppendOnly("audit records are append-only: delete refused")
+        return super().delete(*args, **kwargs)

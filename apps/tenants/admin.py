@@ -157,6 +157,12 @@ class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        # Staff are deactivated, never deleted: the audit trails name them, and the database
+        # refuses the SET NULL a delete would write into auditlog's append-only rows
+        # (security migration 0003).
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         # Nobody widens their own access: roles and brands of one's own account are
         # changed by another administrator (four eyes on privilege).

@@ -93,6 +93,7 @@ ROLES: dict[str, list[str]] = {
         "players.export_players",
         "core.view_event",
         "auditlog.view_logentry",
+        "security.view_auditrecord",
         *VIEW_LEDGER,
         "wallet.view_adjustmentrequest",
         "wallet.approve_adjustment",
@@ -205,6 +206,8 @@ ROLES: dict[str, list[str]] = {
         "core.view_event",
         "core.view_eventdelivery",
         "auditlog.view_logentry",
+        # The access audit: logins, personal-data reads, exports, permission changes.
+        "security.view_auditrecord",
         *VIEW_LEDGER,
         "wallet.view_houseaccount",
         "wallet.view_adjustmentrequest",

@@ -228,6 +228,14 @@ def test_the_check_history_masks_personal_data_without_the_permission(
     assert "alice@example.com" not in seen_by_reviewer
     assert "•••" in seen_by_reviewer
     assert check.correlation_id in seen_by_reviewer  # our trace id is not personal
+    # and only the unmasked page is a read of personal data in the access audit
+    from apps.security.models import AuditRecord
+
+    [read] = AuditRecord.objects.filter(kind="personal_data_read")
+    assert (read.actor_id, read.player_id, read.brand_id) == (agent.pk, alice.pk, brand.pk)
+    assert (read.object_type, read.object_id) == ("exclusions.registercheck", str(check.pk))
+    assert read.detail["source"] == "exclusions.admin.register_check"
+    assert "email" in read.detail["fields"] and "alice@example.com" not in str(read.detail)
 
 
 def _perms(*names):

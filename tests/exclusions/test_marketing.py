@@ -183,6 +183,37 @@ def test_marketing_export_writes_the_contactable_players_and_records_every_remov
     )
 
 
+def test_marketing_export_is_in_the_access_audit_with_the_export(brand, gb_players, make_staff):
+    from apps.security.models import AuditRecord
+
+    officer = make_staff("Compliance officer", brands=[brand])
+
+    produced = marketing_export(actor=officer, brand=brand, purpose="Spring campaign", fmt="json")
+    produced.file.close()
+
+    [record] = AuditRecord.objects.filter(kind="export")
+    assert (record.actor_id, record.brand_id, record.operator_id) == (officer.pk, brand.pk, brand.operator_id)
+    assert (record.object_type, record.object_id) == ("exclusions.marketingexport", str(produced.export.pk))
+    assert record.detail == {
+        "source": "exclusions.marketing_export",
+        "rows": 2,
+        "fields": ["player_id", "username", "email", "first_name"],
+        "personal_data": True,
+        "format": "json",
+    }
+
+
+def test_a_refused_marketing_export_leaves_no_audit_record(brand, gb_players, make_staff):
+    from apps.security.models import AuditRecord
+
+    agent = make_staff("Support agent", brands=[brand])
+
+    with pytest.raises(AccessDenied):
+        marketing_export(actor=agent, brand=brand, purpose="Spring campaign")
+
+    assert not AuditRecord.objects.filter(kind="export").exists()
+
+
 def test_marketing_export_masks_personal_data_for_staff_who_may_not_see_it(brand, gb_players, make_staff):
     # given: a brand admin may export (an affiliate list) but not see personal data
     brand_admin = make_staff("Brand admin", brands=[brand])

@@ -449,6 +449,32 @@ def test_payment_page_shows_buttons_side_panel_and_masks_personal_data(
     assert player.email in as_officer.content.decode()
 
 
+def test_the_payment_page_records_the_personal_data_it_showed_unmasked(
+    reviewer, compliance_officer, review_policy, withdrawal, player
+):
+    from apps.players.models import PERSONAL_DATA_FIELDS
+    from apps.security.models import AuditRecord
+
+    payment = withdrawal(amount=5_000)
+
+    _client(reviewer).get(f"{QUEUE_URL}{payment.pk}/change/", HTTP_X_CORRELATION_ID="review-masked")
+    _client(compliance_officer).get(f"{QUEUE_URL}{payment.pk}/change/", HTTP_X_CORRELATION_ID="review-1")
+
+    # The reviewer saw it masked: only the officer's page is a read of personal data.
+    [record] = AuditRecord.objects.filter(kind="personal_data_read")
+    assert (record.actor_id, record.player_id, record.brand_id) == (
+        compliance_officer.pk,
+        player.pk,
+        player.brand_id,
+    )
+    assert (record.correlation_id, record.ip) == ("review-1", "127.0.0.1")
+    assert record.detail == {
+        "source": "payments.admin.payment_review",
+        "fields": sorted(PERSONAL_DATA_FIELDS),
+        "players": 1,
+    }
+
+
 def test_review_history_and_approvals_are_shown_on_the_payment_page(reviewer, review_policy, withdrawal):
     payment = withdrawal(amount=5_000)
     client = _client(reviewer)

@@ -20,9 +20,9 @@ from apps.players.api.serializers import (
     TokenSerializer,
 )
 from apps.players.masking import personal_data_visible
-from apps.players.models import Player
+from apps.players.models import PERSONAL_DATA_FIELDS, Player
 from apps.players.selectors import players_visible_to
-from apps.security.interface import brand_ip_check, client_ip
+from apps.security.interface import brand_ip_check, client_ip, personal_data_read_record
 from apps.tenants.api.permissions import StaffActionPermission
 from apps.tenants.selectors import brand_get_by_code, brands_visible_to
 
@@ -92,7 +92,8 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None}, tags=["player"])
     def post(self, request):
-        services.player_logout(key=request.auth)
+        caller = client_ip(request._request)
+        services.player_logout(key=request.auth, ip=str(caller) if caller else None)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -154,7 +155,33 @@ class StaffPlayerViewSet(viewsets.ReadOnlyModelViewSet):
             return cache[brand_id]
 
         context["personal_data_visible"] = visible
+        self._personal_data_visible = visible
         return context
+
+    def get_serializer(self, *args, **kwargs):
+        # The players an answer shows, for the access audit (finalize_response).
+        if args:
+            shown = args[0]
+            self._players_shown = [shown] if isinstance(shown, Player) else list(shown)
+        return super().get_serializer(*args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """One access-audit record per answer (and brand) that showed personal data
+        unmasked: which players, which fields. Masked answers are not recorded."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        shown = getattr(self, "_players_shown", None)
+        visible = getattr(self, "_personal_data_visible", None)
+        if shown and visible is not None and 200 <= response.status_code < 300:
+            unmasked = [p for p in shown if isinstance(p, Player) and visible(p.brand_id)]
+            if unmasked:
+                personal_data_read_record(
+                    request=request._request,
+                    actor=request.user,
+                    players=unmasked,
+                    fields=PERSONAL_DATA_FIELDS,
+                    source=f"players.staff_api.{self.action}",
+                )
+        return response
 
     @extend_schema(request=StatusChangeSerializer, responses={200: StaffPlayerSerializer})
     @action(detail=True, methods=["post"], url_path="status")
