@@ -61,6 +61,12 @@ INSTALLED_APPS = [
     "axes",
     "auditlog",
     "channels",
+    # The staff second factor (issue 9): TOTP apps, and single-use recovery codes kept as a
+    # static device. Before our apps, so that apps/security/admin.py can take their admin
+    # pages away (secrets must never be shown back).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "apps.core",
     "apps.tenants",
     "apps.players",
@@ -93,7 +99,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session's second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff sessions: idle and absolute timeouts, and the admin's second-factor gate
+    # (apps/security/staff_session.py; the staff API's is its authentication class).
+    "apps.security.staff_session.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # auditlog's middleware with the IP lists' client address, keeping the request for the
     # access audit (apps/security/audit.py).
@@ -292,6 +303,20 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# Staff sessions (apps/security/staff_session.py): signed out after this long without a
+# request, and this long after signing in whatever the activity.
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=900)
+STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=12 * 3600)
+# Sensitive actions (apps/security/reauth.py: large withdrawal approvals, staff limit
+# changes, personal-data exports) need password + second factor given this recently.
+STAFF_REAUTH_SECONDS = env.int("STAFF_REAUTH_SECONDS", default=300)
+for _name in ("STAFF_SESSION_IDLE_SECONDS", "STAFF_SESSION_MAX_SECONDS", "STAFF_REAUTH_SECONDS"):
+    if vars()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1 second.")
+# The second factor (django-otp): the name authenticator apps show; secrets never shown in
+# the admin (ours has no device pages at all: apps/security/admin.py).
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="PAM back-office")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # No anonymous user row: anonymous visitors have no object permissions at all.
 ANONYMOUS_USER_NAME = None
@@ -374,7 +399,8 @@ AUDIT_PURGE_BATCH_SIZE = env.int("AUDIT_PURGE_BATCH_SIZE", default=5000)
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # The staff session, with its second factor and timeouts (apps/security/staff_session.py).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.security.staff_session.StaffSessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -12,6 +12,8 @@ admin.site.index_title = "Operations"
 admin.site.site_url = None  # staff UI only; there is no public site to link to
 
 urlpatterns = [
+    # The second-factor pages (before the admin's catch-all).
+    path("admin/second-factor/", include("apps.security.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its script from ?script: the CSP allows no inline script.
@@ -24,6 +26,7 @@ urlpatterns = [
     path("api/v1/staff/", include("apps.responsible_gaming.api.staff_urls")),
     path("api/v1/staff/", include("apps.exclusions.api.urls")),
     path("api/v1/staff/", include("apps.timeline.api.urls")),
+    path("api/v1/staff/", include("apps.security.api.urls")),
     path("api/v1/", include("apps.payments.api.urls")),
     path("integrations/hub88/", include("apps.games.providers.hub88.urls")),
     path("integrations/paymentiq/", include("apps.payments.providers.paymentiq.urls")),

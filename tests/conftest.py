@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from apps.tenants.services import roles_sync
 from tests.factories import BrandFactory, OperatorFactory, StaffUserFactory
+from tests.helpers.staff import staff_login
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -168,7 +169,7 @@ def staff_client(api_client):
     """staff_client(user): an API client signed in as this staff user."""
 
     def make(user):
-        api_client.force_authenticate(user=user)
+        staff_login(api_client, user)
         return api_client
 
     return make

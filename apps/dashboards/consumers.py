@@ -4,7 +4,9 @@
 
 The user is the staff session's (AuthMiddlewareStack; the session cookie of the admin).
 Refusals are sent as close codes after the handshake, so that the page can tell them
-from a dropped connection: 4401 not signed in (the page stops and says so), 4403 not
+from a dropped connection: 4401 not signed in (the page stops and says so), which is
+also the answer to a session that timed out or has not accepted its second-factor code
+(apps/security: the same remedy, sign in again), 4403 not
 allowed (a stream that is not theirs, a brand they do not see, an inactive or non-staff
 account). A user whose access changes is closed with 4000 (the page reconnects at once
 and joins the groups of its brands now).
@@ -22,6 +24,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from apps.dashboards import selectors
 from apps.dashboards.streams import OPS, group_name, user_group_name
 from apps.dashboards.ticker import snapshot_message, ticker
+from apps.security.interface import staff_session_valid
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -47,6 +50,10 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        session = self.scope.get("session")
+        if session is None or not await database_sync_to_async(staff_session_valid)(session, user):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         streams, brand_id, ok = _query(self.scope)

@@ -20,7 +20,7 @@ from apps.exclusions.models import RegisterCheck, RegisterConfig
 from apps.exclusions.selectors import register_checks_visible_to, register_configs_visible_to
 from apps.players.masking import masked, personal_data_visible
 from apps.players.selectors import player_get
-from apps.security.interface import personal_data_read_record
+from apps.security.interface import personal_data_read_record, reauth_required
 from apps.tenants.admin_scoping import BrandListFilter, ReadOnlyAdminMixin, ScopedAdminMixin
 
 # Keys of RegisterCheck.request that are ours, not the person's: shown to everyone.
@@ -427,6 +427,10 @@ class MarketingExportAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmi
             export.removed,
         )
 
+    # Asked before the form (GET) as well, so that nothing typed is lost to the detour.
+    @reauth_required(
+        "export personal data", when=lambda self, request, *args, **kwargs: self.has_add_permission(request)
+    )
     def add_view(self, request, form_url="", extra_context=None):
         if request.method == "POST" and self.has_add_permission(request):
             form = self.get_form(request)(request.POST)

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from apps.observability.collectors import ScrapeCollector
 from apps.observability.health import readiness_checks
 from apps.observability.metrics import multiprocess_dir
+from apps.security.interface import user_verified
 
 
 @never_cache
@@ -35,9 +36,11 @@ def _token_ok(request) -> bool:
 @never_cache
 def metrics(request):
     """Prometheus text format. For the scraper with `Authorization: Bearer METRICS_TOKEN`, or
-    a signed-in superuser; nobody else (the figures describe the business)."""
+    a signed-in superuser whose session accepted its second factor; nobody else (the figures
+    describe the business)."""
     user = getattr(request, "user", None)
-    if not _token_ok(request) and not (user is not None and user.is_active and user.is_superuser):
+    staff_ok = user is not None and user.is_active and user.is_superuser and user_verified(user)
+    if not _token_ok(request) and not staff_ok:
         authenticated = user is not None and user.is_authenticated
         response = JsonResponse(
             {

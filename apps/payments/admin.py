@@ -43,7 +43,7 @@ from apps.payments.providers.manual.doors import staff_settled
 from apps.payments.rules import FLAG_LABELS
 from apps.players.masking import personal_data_visible, player_personal_data
 from apps.players.models import PERSONAL_DATA_FIELDS
-from apps.security.interface import personal_data_read_record
+from apps.security.interface import personal_data_read_record, reauth_required
 from apps.tenants.admin_scoping import BrandListFilter, ReadOnlyAdminMixin, ScopedAdminMixin
 
 # The review rules' flag codes (rules.py, services.py), for the flag filter and the policy form.
@@ -255,6 +255,16 @@ STEPS = {
     ),
     **MANUAL_STEPS,
 }
+
+LARGE_WITHDRAWAL = "approve a large withdrawal"
+
+
+def _approving_large_withdrawal(model_admin, request, object_id, step) -> bool:
+    """The payment page's Approve button, on a large withdrawal the user may approve."""
+    if step != "approve" or not model_admin.has_approve_permission(request) or not str(object_id).isdigit():
+        return False
+    payments = selectors.payments_visible_to(request.user).filter(pk=int(object_id))
+    return selectors.includes_large_withdrawal(payments)
 
 
 @admin.register(Payment)
@@ -472,6 +482,10 @@ class PaymentAdmin(ManualBankAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin, a
         )
 
     @admin.action(description="Approve the selected items (optional note below)", permissions=["approve"])
+    @reauth_required(
+        LARGE_WITHDRAWAL,
+        when=lambda self, request, queryset: selectors.includes_large_withdrawal(queryset),
+    )
     def approve(self, request, queryset):
         note = request.POST.get("reason", "").strip()
         self._each(
@@ -550,6 +564,7 @@ class PaymentAdmin(ManualBankAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin, a
         wanted += self.manual_steps_for(payment)
         return [step for step in wanted if self._allowed(request, STEPS[step][1])]
 
+    @reauth_required(LARGE_WITHDRAWAL, when=_approving_large_withdrawal)
     def step_view(self, request, object_id, step):
         """One button of the payment page: the step's service, its refusal as a message."""
         if step not in STEPS or not self.has_view_permission(request):

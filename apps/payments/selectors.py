@@ -14,6 +14,13 @@ def payments_visible_to(user) -> QuerySet[Payment]:
     return Payment.objects.filter(brand_id__in=_brand_ids(user))
 
 
+def includes_large_withdrawal(payments: QuerySet[Payment]) -> bool:
+    """Whether any of these is a large withdrawal: one above its brand's four-eyes threshold
+    (ReviewPolicy.four_eyes_above, per currency: it needs two approvals). Approving one is a
+    sensitive action: the approver confirms password and code again (apps/security/reauth.py)."""
+    return payments.filter(kind=Payment.Kind.WITHDRAWAL, approvals_required__gt=1).exists()
+
+
 def review_queue_for(user) -> QuerySet[Payment]:
     """Items waiting for or under review in the person's brands, most urgent first."""
     return (

@@ -10,7 +10,7 @@ from apps.players import services
 from apps.players.masking import MASK, personal_data_visible
 from apps.players.models import PERSONAL_DATA_FIELDS, Player
 from apps.players.selectors import players_visible_to
-from apps.security.interface import personal_data_read_record
+from apps.security.interface import personal_data_read_record, reauth_required
 from apps.tenants.admin_scoping import BrandListFilter, ScopedAdminMixin
 
 
@@ -217,6 +217,7 @@ class PlayerAdmin(ScopedAdminMixin, admin.ModelAdmin):
         self._status_action(request, queryset, "close")
 
     @admin.action(description="Export selected players (CSV)", permissions=["export"])
+    @reauth_required("export personal data")
     def export_csv(self, request, queryset):
         try:
             body = services.players_export_csv(actor=request.user, players=queryset)

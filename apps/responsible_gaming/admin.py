@@ -7,6 +7,7 @@ from django.utils import timezone
 from apps.core.exceptions import DomainError
 from apps.responsible_gaming import selectors, services
 from apps.responsible_gaming.models import Exclusion, Limit, LimitChange, Refusal
+from apps.security.interface import reauth_required
 from apps.tenants.admin_scoping import BrandListFilter, ReadOnlyAdminMixin, ScopedAdminMixin
 
 
@@ -62,6 +63,7 @@ class LimitChangeAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         return request.user.has_perm("responsible_gaming.set_limits")
 
     @admin.action(description="Cancel the selected pending increases", permissions=["set_limits"])
+    @reauth_required("change a player's limits")
     def cancel_changes(self, request, queryset):
         done = 0
         for change in queryset.filter(status=LimitChange.Status.PENDING).select_related("player"):

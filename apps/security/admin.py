@@ -13,6 +13,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.core.exceptions import DomainError
 from apps.security import ipfilter, services
@@ -223,3 +225,11 @@ class AuditRecordAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         with contextlib.suppress(ValueError):  # not an address: nothing to match
             match |= Q(ip=str(ipaddress.ip_address(term)))
         return queryset.filter(match), False
+
+
+# django-otp's device pages would show a TOTP key (on "add") and the recovery codes (as
+# inlines); nobody needs them: enrolment is the staff member's own page, and a lost device
+# is handled by the reset action on the staff user (apps/tenants/admin.py).
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

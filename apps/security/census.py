@@ -9,7 +9,10 @@ A guard is one of:
 - `perm("app.codename")`: a named Django permission (checked by the view, its DRF
   `required_permissions` map or its ModelAdmin `has_*_permission`; brand scoping on top);
 - `staff(reason)`: any active staff session (admin_view), nothing more to see than the
-  user's own things (the admin index, their own password);
+  user's own things (the admin index, their own password, their own second factor);
+
+Every staff door (admin pages, staff API, the dashboards' websocket) also needs the
+session's second factor (apps/security/staff_session.py) on top of its guard.
 - `player(reason)`: the player's own bearer token (IsPlayer), only their own data;
 - `signed(reason)`: a provider callback authenticated by its signature, not a session;
 - `public(reason)`: open on purpose, with the reason.
@@ -69,6 +72,10 @@ URLS: dict[str, Guard] = {
     "admin:jsi18n": public("the admin's translation catalogue (static text)"),
     "admin:view_on_site": staff("admin_view; redirects to an object's public URL (none here)"),
     "admin/(?P<url>.*)$": staff("admin catch-all: login redirect or 404"),
+    # The second factor (apps/security/views.py): the signed-in staff user's own device.
+    "security-otp-enrol": staff("the signed-in staff user sets up their own second factor"),
+    "security-otp-verify": staff("the signed-in staff user enters their own second-factor code"),
+    "security-reauth": staff("the signed-in, verified staff user confirms their own password and code"),
     "admin:auth_user_password_change": perm("tenants.change_staffuser"),
     "admin:compliance_effective_rules": perm("compliance.view_brandrulesversion"),
     "admin:payments_payment_step": perm("payments.view_payment"),  # + the step's own permission
@@ -119,6 +126,7 @@ URLS: dict[str, Guard] = {
     "staff-payment-claim": perm("payments.review_payments"),
     "staff-payment-unclaim": perm("payments.review_payments"),
     "staff-payment-escalate": perm("payments.escalate_payment"),
+    "staff-reauth": staff("the signed-in, verified staff user confirms their own password and code"),
     # --- provider callbacks ------------------------------------------------------------
     "hub88:user-info": HUB88,
     "hub88:user-balance": HUB88,
@@ -138,7 +146,8 @@ URLS: dict[str, Guard] = {
 }
 
 # Websocket routes (pam/routing.py) -> the permission of each stream a socket may join.
-# The consumer refuses a socket without a session (4401) and a stream whose permission the
+# The consumer refuses a socket without a session, or whose session has timed out or not
+# accepted a second-factor code (4401), and a stream whose permission the
 # user lacks, or a brand they do not see (4403): apps/dashboards/selectors.py.
 WEBSOCKETS: dict[str, dict[str, str]] = {
     "ws/dashboards/": {

@@ -1,12 +1,17 @@
-"""What other apps call: the brand blocklist, for doors that know the request's brand, and
+"""What other apps call: the brand blocklist, for doors that know the request's brand;
 the access audit's records (apps/security/audit.py) for the doors and services that log a
-player in or out, show personal data or export it."""
+player in or out, show personal data or export it; the re-authentication decorator of
+sensitive actions; the second-factor reset and check."""
 
 from apps.security.audit import export_record, login_record, logout_record, personal_data_read_record
 from apps.security.exceptions import IpBlocked
 from apps.security.ipfilter import brand_blocked, client_ip
+from apps.security.otp import RESET_PERMISSION as OTP_RESET_PERMISSION
+from apps.security.otp import otp_devices_reset, user_verified
+from apps.security.reauth import reauth_required
 
 __all__ = [
+    "OTP_RESET_PERMISSION",
     "IpBlocked",
     "brand_blocked",
     "brand_ip_check",
@@ -15,6 +20,10 @@ __all__ = [
     "login_record",
     "logout_record",
     "personal_data_read_record",
+    "otp_devices_reset",
+    "reauth_required",
+    "staff_session_valid",
+    "user_verified",
 ]
 
 
@@ -23,3 +32,11 @@ def brand_ip_check(request, brand_id: int) -> None:
     on brand `brand_id`'s blocklist."""
     if brand_blocked(request, brand_id):
         raise IpBlocked()
+
+
+def staff_session_valid(session, user) -> bool:
+    """A staff session that has not timed out and has accepted a second-factor code (the
+    dashboards' websocket checks this at connect; HTTP doors: staff_session.py)."""
+    from apps.security.otp import session_expired_why, session_verified
+
+    return not session_expired_why(session) and session_verified(session, user)

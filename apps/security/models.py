@@ -185,3 +185,18 @@ class AuditRecord(models.Model):
         if not purge_in_progress.get():
             raise AuditAppendOnly("audit records are append-only: delete refused")
         return super().delete(*args, **kwargs)
+
+
+class StaffSecondFactor(models.Model):
+    """No table: the staff second factor's devices are django-otp's (TOTPDevice for the
+    authenticator app, StaticDevice for the recovery codes). This model exists for the
+    permission to reset another staff member's devices (apps/security/otp.py)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("reset_staff_otp", "Can reset another staff member's second factor")]
+        verbose_name = "staff second factor"
+
+    def __str__(self) -> str:
+        return "staff second factor"

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from apps.core.exceptions import DomainError
+from apps.security.interface import OTP_RESET_PERMISSION, otp_devices_reset
 from apps.tenants import services
 from apps.tenants.admin_scoping import ScopedAdminMixin
 from apps.tenants.models import Brand, Operator, StaffUser
@@ -103,6 +104,27 @@ class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
     list_display = ["username", "email", "operator", "is_active", "roles"]
     list_filter = ["is_active", "groups"]
     search_fields = ["username", "email", "first_name", "last_name"]
+    actions = ["reset_second_factor"]
+
+    def has_reset_otp_permission(self, request):
+        return request.user.has_perm(OTP_RESET_PERMISSION)
+
+    @admin.action(
+        description="Reset the second factor (they set it up again at their next sign-in)",
+        permissions=["reset_otp"],
+    )
+    def reset_second_factor(self, request, queryset):
+        done, refused = [], []
+        for staff in queryset.order_by("username"):
+            try:
+                otp_devices_reset(actor=request.user, staff=staff)
+                done.append(staff.username)
+            except DomainError as exc:
+                refused.append(f"{staff.username}: {exc.message}")
+        if done:
+            messages.success(request, f"Second factor reset: {', '.join(done)}.")
+        for line in refused[:20]:
+            messages.error(request, line)
 
     @admin.display(description="Roles")
     def roles(self, obj):

@@ -88,5 +88,7 @@ def seed(context: dict) -> None:
                 f"  {username:<14} {role} ({', '.join(codes) if codes else 'all ' + op + ' brands'})"
                 for username, role, op, codes in STAFF
             ),
+            "  A second factor is required: the first sign-in sets up an authenticator app "
+            "(QR code), later ones ask for its code.",
         ]
     )

@@ -176,6 +176,8 @@ ROLES: dict[str, list[str]] = {
         "tenants.add_staffuser",
         "tenants.change_staffuser",
         "tenants.manage_staff_access",
+        # A staff member who lost their authenticator app enrols again after a reset.
+        "security.reset_staff_otp",
         "players.view_player",
         "auditlog.view_logentry",
         "wallet.view_houseaccount",

@@ -7,9 +7,12 @@ skipped loudly outside CI and fail in CI, like the PostgreSQL tests.
 
 import os
 import shutil
+import time
 
 import pytest
 from django.db import connections
+
+from tests.helpers.staff import totp_device, totp_now
 
 CHROMIUM = os.environ.get("PAM_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -59,17 +62,47 @@ def page(settings):
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+def fresh_code(device) -> str:
+    """The code the user's app shows, or (a code is accepted once) the next step's when the
+    current one was used already; the device accepts one step either side."""
+    device.refresh_from_db()
+    reused = device.last_t >= int(time.time() - device.t0) // device.step
+    return totp_now(device, offset_steps=1 if reused else 0)
+
+
+@pytest.fixture
+def reauth_in_browser(page):
+    """reauth_in_browser(user): on the re-authentication page, confirm password and code."""
+
+    def confirm(user) -> None:
+        page.wait_for_selector("#reauth-form")
+        page.fill("#id_password", PASSWORD)
+        page.fill("#id_token", fresh_code(totp_device(user)))
+        page.click("#reauth-form input[type=submit]")
+        page.wait_for_load_state("load")
+
+    return confirm
+
+
 @pytest.fixture
 def admin_login(live_server, page):
-    """admin_login(user): sign `user` in through the admin's login form."""
+    """admin_login(user): sign `user` in through the admin's login form and the second-factor
+    page, with the current code of the user's authenticator device (made if they have none),
+    computed from its key as their app would."""
 
     def login(user) -> None:
         user.set_password(PASSWORD)
         user.save(update_fields=["password"])
+        device = totp_device(user)
         page.goto(f"{live_server.url}/admin/login/?next=/admin/")
         page.fill("#id_username", user.username)
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
+        page.wait_for_url(f"{live_server.url}/admin/second-factor/verify/**")
+        # A code is accepted once: a second sign-in within the same 30 s takes the next
+        # step's code (the device accepts one step either side).
+        page.fill("#id_token", fresh_code(device))
+        page.click("#otp-verify-form input[type=submit]")
         page.wait_for_url(f"{live_server.url}/admin/")
 
     return login

@@ -13,6 +13,7 @@ from apps.payments import services
 from apps.wallet.services import deposit_credit, wallet_get_or_create
 from tests.browser.asgi_server import asgi_server, run_script
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +32,7 @@ def _funded_player(brand):
 
 def _sign_in(page, base_url: str, user) -> None:
     client = Client()
-    client.force_login(user)
+    staff_login(client, user)
     page.context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}]
     )

@@ -46,7 +46,7 @@ def _press(page, label: str, reason: str = "") -> None:
 
 
 def test_two_people_approve_a_four_eyes_withdrawal_through_the_admin(
-    live_server, page, admin_login, make_staff, brand, queued
+    live_server, page, admin_login, reauth_in_browser, make_staff, brand, queued
 ):
     reviewer = make_staff("Payments reviewer", brands=[brand])
     officer = make_staff("Compliance officer", brands=[brand])
@@ -60,6 +60,13 @@ def test_two_people_approve_a_four_eyes_withdrawal_through_the_admin(
     _open(page, live_server, large)
     _press(page, "Claim")
     assert "is now in review" in page.locator(".messagelist").inner_text()
+    # A large withdrawal: Approve first asks for password and code again, then the page
+    # comes back and the reviewer presses Approve again.
+    _press(page, "Approve", reason="documents checked")
+    assert page.url.startswith(f"{live_server.url}/admin/second-factor/reauth/")
+    assert large.approvals.count() == 0
+    reauth_in_browser(reviewer)
+    assert page.url == f"{live_server.url}/admin/payments/payment/{large.pk}/change/"
     _press(page, "Approve", reason="documents checked")
 
     large.refresh_from_db()
@@ -78,6 +85,8 @@ def test_two_people_approve_a_four_eyes_withdrawal_through_the_admin(
     admin_login(officer)
     _open(page, live_server, large)
     _press(page, "Claim")
+    _press(page, "Approve", reason="second pair of eyes")
+    reauth_in_browser(officer)
     _press(page, "Approve", reason="second pair of eyes")
 
     large.refresh_from_db()

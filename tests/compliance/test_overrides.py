@@ -12,6 +12,7 @@ from apps.core.models import Event
 from apps.responsible_gaming.exceptions import LimitReached
 from apps.tenants.exceptions import AccessDenied
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.responsible_gaming.conftest import bet, deposit
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +103,7 @@ def test_only_brand_admins_of_the_brand_change_its_rules(brand, other_brand, mak
 
 
 def test_the_admin_form_refuses_loosening_with_the_reason(client, brand, brand_admin):
-    client.force_login(brand_admin, backend=MODEL_BACKEND)
+    staff_login(client, brand_admin)
 
     response = client.post(
         "/admin/compliance/brandrulesversion/add/",
@@ -115,7 +116,7 @@ def test_the_admin_form_refuses_loosening_with_the_reason(client, brand, brand_a
 
 
 def test_the_admin_form_saves_a_tightening(client, brand, brand_admin):
-    client.force_login(brand_admin, backend=MODEL_BACKEND)
+    staff_login(client, brand_admin)
 
     response = client.post(
         "/admin/compliance/brandrulesversion/add/",
@@ -142,7 +143,7 @@ def test_a_compliance_officer_sees_the_effective_rules_and_their_sources(
         actor=brand_admin, brand=brand, overrides={"minimum_age": 21}, reason="policy"
     )
     officer = make_staff("Compliance officer", brands=[brand])
-    client.force_login(officer, backend=MODEL_BACKEND)
+    staff_login(client, officer)
 
     response = client.get(f"/admin/compliance/brandrulesversion/effective/{brand.pk}/")
 
@@ -155,6 +156,6 @@ def test_a_compliance_officer_sees_the_effective_rules_and_their_sources(
 
 def test_another_brands_effective_rules_are_not_found(client, other_brand, make_staff, brand):
     officer = make_staff("Compliance officer", brands=[brand])
-    client.force_login(officer, backend=MODEL_BACKEND)
+    staff_login(client, officer)
 
     assert client.get(f"/admin/compliance/brandrulesversion/effective/{other_brand.pk}/").status_code == 404

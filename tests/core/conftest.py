@@ -3,6 +3,7 @@
 import pytest
 
 from apps.core.correlation import correlation_id_reset, correlation_id_set
+from tests.helpers.staff import staff_login
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,7 @@ def admin_client_of(client):
     """admin_client_of(user): a browser client signed in to the admin as this user."""
 
     def sign_in(user):
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        staff_login(client, user)
         return client
 
     return sign_in

@@ -15,6 +15,7 @@ from apps.payments import services as payments
 from apps.wallet.services import deposit_credit, wallet_get_or_create
 from pam.asgi import application
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 
 PROVIDER = system_actor("dashboards-test")
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -22,7 +23,7 @@ ORIGIN = (b"origin", b"http://127.0.0.1")
 
 def session_cookie(user) -> bytes:
     client = Client()
-    client.force_login(user)
+    staff_login(client, user)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 

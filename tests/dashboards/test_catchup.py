@@ -14,13 +14,14 @@ from apps.dashboards import selectors
 from tests.dashboards.conftest import connected, socket
 from tests.dashboards.test_consumers import raise_alert
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 def catchup(user, **params):
     client = Client()
-    client.force_login(user)
+    staff_login(client, user)
     return client.get(reverse("admin:dashboards_dashboard_catchup"), params)
 
 

@@ -7,13 +7,14 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.dashboards.test_consumers import raise_alert
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 
 
 def _client(user) -> Client:
     client = Client()
-    client.force_login(user)
+    staff_login(client, user)
     return client
 
 

@@ -9,6 +9,7 @@ from apps.exclusions import services
 from apps.exclusions.exceptions import CheckNowDenied
 from apps.exclusions.models import RegisterCheck, RegisterConfig
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +90,7 @@ def test_check_now_of_a_failing_register_is_stored_as_an_error(
 def test_the_admin_check_now_button_runs_the_check(client, make_staff, brand, alice, gamstop_config):
     # given
     agent = make_staff("Support agent", brands=[brand])
-    client.force_login(agent, backend=MODEL_BACKEND)
+    staff_login(client, agent)
 
     # when
     page = client.get(CHECK_NOW_URL, {"player_id": alice.pk})
@@ -107,7 +108,7 @@ def test_the_admin_check_now_refuses_staff_without_the_permission(
 ):
     # given
     reviewer = make_staff("Payments reviewer", brands=[brand])
-    client.force_login(reviewer, backend=MODEL_BACKEND)
+    staff_login(client, reviewer)
 
     # when
     response = client.post(CHECK_NOW_URL, {"player_id": alice.pk})
@@ -122,7 +123,7 @@ def test_the_admin_check_now_does_not_reach_another_brands_player(
 ):
     # given
     agent = make_staff("Support agent", brands=[other_brand])
-    client.force_login(agent, backend=MODEL_BACKEND)
+    staff_login(client, agent)
 
     # when
     response = client.post(CHECK_NOW_URL, {"player_id": alice.pk})
@@ -139,7 +140,7 @@ def test_the_admin_check_now_does_not_reach_another_brands_player(
 
 def test_the_api_key_is_never_shown_back(client, superuser, gamstop_config):
     # given
-    client.force_login(superuser, backend=MODEL_BACKEND)
+    staff_login(client, superuser)
     url = f"/admin/exclusions/registerconfig/{gamstop_config.pk}/change/"
     key = gamstop_config.api_key
 
@@ -156,7 +157,7 @@ def test_the_api_key_is_never_shown_back(client, superuser, gamstop_config):
 
 def test_saving_without_a_new_key_keeps_it_and_a_new_key_replaces_it(client, superuser, gamstop_config):
     # given
-    client.force_login(superuser, backend=MODEL_BACKEND)
+    staff_login(client, superuser)
     url = f"/admin/exclusions/registerconfig/{gamstop_config.pk}/change/"
     form = {
         "active": "on",
@@ -218,9 +219,9 @@ def test_the_check_history_masks_personal_data_without_the_permission(
     url = f"/admin/exclusions/registercheck/{check.pk}/change/"
 
     # when
-    client.force_login(agent, backend=MODEL_BACKEND)
+    staff_login(client, agent)
     seen_by_agent = client.get(url).content.decode()
-    client.force_login(reviewer, backend=MODEL_BACKEND)
+    staff_login(client, reviewer)
     seen_by_reviewer = client.get(url).content.decode()
 
     # then

@@ -13,6 +13,7 @@ from apps.exclusions.fakes import FakeGamstop
 from apps.exclusions.models import BatchRun, MarketingExport, MarketingRemoval
 from apps.players.models import Player
 from tests.exclusions.batch_support import gamstop_config, players_bulk
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/staff/exclusions/marketing-exports/"
@@ -26,11 +27,24 @@ def _fast_retries(settings):
 
 @pytest.fixture
 def admin_client_of(client):
-    """admin_client_of(user): a browser client signed in to the admin as this user."""
+    """admin_client_of(user): a browser client signed in to the admin as this user, who
+    re-authenticated recently (exports of personal data need it)."""
 
     def sign_in(user):
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        staff_login(client, user, reauthenticated=True)
         return client
+
+    return sign_in
+
+
+@pytest.fixture
+def staff_client(api_client):
+    """staff_client(user): an API client signed in as this user, re-authenticated (an export
+    of personal data needs it: tests/security/test_staff_sessions.py)."""
+
+    def sign_in(user):
+        staff_login(api_client, user, reauthenticated=True)
+        return api_client
 
     return sign_in
 

@@ -13,6 +13,7 @@ from apps.games.providers.hub88 import signing
 from apps.games.providers.hub88.models import Hub88Integration
 from apps.games.services import game_session_open
 from tests.factories import BrandFactory, OperatorFactory, PlayerFactory, StaffUserFactory
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 def _signed_in(user) -> Client:
     client = Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user)
     return client
 
 

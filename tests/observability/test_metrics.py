@@ -13,6 +13,7 @@ from apps.wallet.exceptions import InsufficientFunds
 from apps.wallet.services import bet_place, deposit_credit, wallet_get_or_create
 from tests.core.test_celery_worker import celery_configured
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.payments.conftest import PROVIDER
 from tests.payments.states import D, W, lenient_policy, payment_in
 
@@ -104,12 +105,12 @@ def test_without_a_configured_token_no_bearer_is_accepted(client, settings):
 
 @pytest.mark.django_db
 def test_staff_without_superuser_are_refused_and_superusers_may_look(client, make_staff, brand, superuser):
-    client.force_login(
-        make_staff("Brand admin", brands=[brand]), backend="django.contrib.auth.backends.ModelBackend"
+    staff_login(
+        client, make_staff("Brand admin", brands=[brand]), backend="django.contrib.auth.backends.ModelBackend"
     )
     assert client.get("/metrics").status_code == 403
 
-    client.force_login(superuser, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, superuser)
     response = client.get("/metrics")
     assert response.status_code == 200
     assert b"pam_http_requests_total" in response.content

@@ -9,6 +9,7 @@ from apps.payments import services
 from apps.payments.models import Payment, ReviewPolicy, Status
 from apps.wallet.models import LedgerTransaction, Wallet
 from tests.factories import BrandFactory, PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.payments.conftest import STARTING_CASH
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ RECORD_URL = f"{QUEUE_URL}record-bank-deposit/"
 
 def _client(user) -> Client:
     client = Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user)
     return client
 
 

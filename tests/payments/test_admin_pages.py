@@ -8,6 +8,7 @@ from django.test import Client
 from apps.payments import services
 from apps.payments.exceptions import PaymentNotFound
 from apps.payments.models import PaymentIncident, ReviewPolicy, Status
+from tests.helpers.staff import staff_login
 from tests.payments.conftest import PROVIDER
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ ROLES = [
 
 def _client(user) -> Client:
     client = Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user)
     return client
 
 

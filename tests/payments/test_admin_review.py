@@ -14,6 +14,7 @@ from apps.players.masking import MASK
 from apps.wallet.models import Wallet
 from apps.wallet.services import deposit_credit
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.payments.conftest import PROVIDER, STARTING_CASH
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +23,9 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 QUEUE_URL = "/admin/payments/payment/"
 
 
-def _client(user) -> Client:
+def _client(user, *, reauthenticated: bool = False) -> Client:
     client = Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user, reauthenticated=reauthenticated)
     return client
 
 
@@ -328,15 +329,15 @@ def test_four_eyes_second_approval_from_another_person(
     deposit_credit(wallet=funded_wallet, amount=200_000, source="test", external_id="more", actor=PROVIDER)
     at_threshold, big = withdrawal(amount=100_000), withdrawal(amount=100_001)  # 1,000.00 and 1,000.01
     assert (at_threshold.approvals_required, big.approvals_required) == (1, 2)
-    client = _client(reviewer)
+    client = _client(reviewer, reauthenticated=True)
     _act(client, "claim", [big.pk])
     _act(client, "approve", [big.pk])
-    after_first = _client(reviewer).get(f"{QUEUE_URL}{big.pk}/change/")
+    after_first = _client(reviewer, reauthenticated=True).get(f"{QUEUE_URL}{big.pk}/change/")
 
     _step(client, big.pk, "claim")
     again = _step(client, big.pk, "approve")
     _step(client, big.pk, "unclaim")
-    officer = _client(compliance_officer)
+    officer = _client(compliance_officer, reauthenticated=True)
     _step(officer, big.pk, "claim")
     final = _step(officer, big.pk, "approve")
 

@@ -12,6 +12,7 @@ from apps.payments.models import Payment, PaymentAccount, ReviewAction
 from apps.players import services as player_services
 from apps.wallet.models import Wallet
 from tests.factories import PLAYER_PASSWORD
+from tests.helpers.staff import staff_login
 from tests.payments.conftest import STARTING_CASH
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +140,7 @@ def as_player(player, funded_wallet):
 @pytest.fixture
 def as_reviewer(reviewer):
     client = APIClient()
-    client.force_authenticate(user=reviewer)
+    staff_login(client, reviewer)
     return client
 
 

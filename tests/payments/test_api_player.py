@@ -158,6 +158,8 @@ def test_a_player_with_no_payments_gets_an_empty_list(api):
 def test_the_player_api_needs_a_player_token(player, reviewer, url):
     anonymous = APIClient()
     staff = APIClient()
+    # A staff identity forced onto the request: IsPlayer refuses it (a real staff session
+    # is not even read by the player API's token authentication).
     staff.force_authenticate(user=reviewer)
     method = "get" if url == LIST_URL else "post"
 

@@ -9,6 +9,7 @@ from apps.payments import services
 from apps.payments.models import Payment, PaymentApproval, ReviewAction, Status
 from apps.wallet.models import Wallet
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.payments.conftest import PROVIDER, STARTING_CASH
 
 pytestmark = pytest.mark.django_db
@@ -17,9 +18,9 @@ BASE = "/api/v1/staff/payments/"
 QUEUE = f"{BASE}review-queue/"
 
 
-def as_staff(user) -> APIClient:
+def as_staff(user, *, reauthenticated: bool = False) -> APIClient:
     client = APIClient()
-    client.force_authenticate(user=user)
+    staff_login(client, user, reauthenticated=reauthenticated)
     return client
 
 
@@ -326,12 +327,13 @@ def test_deciding_without_claiming_is_a_conflict(reviewer, queued):
 def test_four_eyes_needs_a_second_senior_person(
     reviewer, second_reviewer, compliance_officer, withdrawal, policy, funded_wallet
 ):
-    # given: above the brand's four-eyes threshold (1,000.00 GBP), with the money for it
+    # given: above the brand's four-eyes threshold (1,000.00 GBP), with the money for it;
+    # approving it needs a recent re-authentication (tests/security/test_staff_sessions.py)
     from apps.wallet.services import deposit_credit
 
     deposit_credit(wallet=funded_wallet, amount=100_000, source="test", external_id="more", actor=PROVIDER)
     large = withdrawal(amount=150_000)
-    first = as_staff(reviewer)
+    first = as_staff(reviewer, reauthenticated=True)
     first.post(f"{BASE}{large.pk}/claim/")
 
     # when: the first approval
@@ -352,7 +354,7 @@ def test_four_eyes_needs_a_second_senior_person(
     first.post(f"{BASE}{large.pk}/unclaim/")
 
     # nor a reviewer without approve_large_withdrawal
-    other = as_staff(second_reviewer)
+    other = as_staff(second_reviewer, reauthenticated=True)
     other.post(f"{BASE}{large.pk}/claim/")
     before = state(large)
     junior = other.post(f"{BASE}{large.pk}/approve/")
@@ -361,7 +363,7 @@ def test_four_eyes_needs_a_second_senior_person(
     other.post(f"{BASE}{large.pk}/unclaim/")
 
     # a compliance officer gives the final approval
-    senior = as_staff(compliance_officer)
+    senior = as_staff(compliance_officer, reauthenticated=True)
     senior.post(f"{BASE}{large.pk}/claim/")
     final = senior.post(f"{BASE}{large.pk}/approve/")
     assert (final.status_code, final.json()["status"], final.json()["approvals_given"]) == (

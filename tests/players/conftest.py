@@ -8,6 +8,7 @@ from apps.core.models import Event
 from apps.players import services
 from apps.players.models import Player
 from tests.factories import PLAYER_PASSWORD, PlayerFactory
+from tests.helpers.staff import staff_login
 
 # force_login would otherwise pick axes' backend (the first one), which cannot load users.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -118,7 +119,7 @@ def staff_session_client():
 
     def make(user) -> APIClient:
         client = APIClient()
-        client.force_login(user, backend=MODEL_BACKEND)
+        staff_login(client, user)
         return client
 
     return make

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from apps.players.models import Player
 from tests.factories import PLAYER_PASSWORD, PlayerFactory
+from tests.helpers.staff import staff_login
 
 REGISTER_URL = "/api/v1/player/register"
 LOGIN_URL = "/api/v1/player/login"
@@ -137,7 +138,7 @@ def send_json(client, method: str, url: str, body) -> object:
 def clients(brand, player, token_for, player_client, make_staff):
     """Alice's player API client, and a compliance officer's client with a player to act on."""
     staff = APIClient()
-    staff.force_authenticate(make_staff("Compliance officer", brands=[brand]))
+    staff_login(staff, make_staff("Compliance officer", brands=[brand]))
     target = PlayerFactory(brand=brand, username="target")
     return {"player": player_client(token_for(player)), "staff": staff, "target": target}
 

@@ -9,6 +9,7 @@ from apps.responsible_gaming.exceptions import PlayerBlocked
 from apps.responsible_gaming.models import LimitChange
 from apps.responsible_gaming.refusals import refusals_flush
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.responsible_gaming.conftest import deposit
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,8 @@ def two_brands(brand, other_brand):
 
 @pytest.fixture
 def officer_client(client, brand, make_staff):
-    client.force_login(make_staff("Compliance officer", brands=[brand]), backend=MODEL_BACKEND)
+    # Re-authenticated: cancelling a limit change is a sensitive action.
+    staff_login(client, make_staff("Compliance officer", brands=[brand]), reauthenticated=True)
     return client
 
 
@@ -63,7 +65,7 @@ def test_a_pending_increase_is_cancelled_from_the_admin(officer_client, two_bran
 
 
 def test_support_agents_see_the_pages_but_cannot_cancel(client, brand, make_staff, two_brands):
-    client.force_login(make_staff("Support agent", brands=[brand]), backend=MODEL_BACKEND)
+    staff_login(client, make_staff("Support agent", brands=[brand]), backend=MODEL_BACKEND)
 
     response = client.get("/admin/responsible_gaming/limitchange/")
 

@@ -7,6 +7,7 @@ from apps.players import services as player_services
 from apps.players.models import Player
 from apps.responsible_gaming.models import Exclusion, Limit, LimitChange
 from tests.factories import PLAYER_PASSWORD
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -132,9 +133,9 @@ def test_the_api_needs_a_player_token(gb_player):
 # --- staff -----------------------------------------------------------------------------------
 
 
-def _staff(user) -> APIClient:
+def _staff(user, *, reauthenticated: bool = False) -> APIClient:
     client = APIClient()
-    client.force_authenticate(user=user)
+    staff_login(client, user, reauthenticated=reauthenticated)
     return client
 
 
@@ -142,10 +143,10 @@ def test_staff_set_a_limit_with_a_reason(gb_player, make_staff):
     officer = make_staff("Compliance officer", brands=[gb_player.brand])
     url = f"/api/v1/staff/responsible-gaming/players/{gb_player.pk}/"
 
-    missing_reason = _staff(officer).post(
+    missing_reason = _staff(officer, reauthenticated=True).post(
         f"{url}limits/", {"kind": "loss", "period": "week", "amount": 100}, format="json"
     )
-    done = _staff(officer).post(
+    done = _staff(officer, reauthenticated=True).post(
         f"{url}limits/",
         {"kind": "loss", "period": "week", "amount": 100, "reason": "affordability"},
         format="json",
@@ -153,7 +154,7 @@ def test_staff_set_a_limit_with_a_reason(gb_player, make_staff):
 
     assert (missing_reason.status_code, missing_reason.json()["error"]["code"]) == (400, "reason_required")
     assert (done.status_code, done.json()["status"]) == (200, "applied")
-    assert _staff(officer).get(url).json()["limits"][0]["amount"] == 100
+    assert _staff(officer, reauthenticated=True).get(url).json()["limits"][0]["amount"] == 100
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from apps.rules.models import BacktestRun, ReviewTask, RiskMarker, Rule
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def form(brand, **fields):
 
 @pytest.fixture
 def officer_client(client, officer):
-    client.force_login(officer, backend=MODEL_BACKEND)
+    staff_login(client, officer)
     return client
 
 
@@ -137,7 +138,7 @@ def test_a_bad_backtest_period_is_refused(officer_client, make_rule):
 def test_an_auditor_reads_rules_and_changes_nothing(client, make_staff, brand, make_rule):
     rule = make_rule("event.amount > 5", enabled=False)
     auditor = make_staff("Auditor", brands=[brand])
-    client.force_login(auditor, backend=MODEL_BACKEND)
+    staff_login(client, auditor)
 
     assert client.get("/admin/rules/rule/").status_code == 200
     assert client.get(f"/admin/rules/rule/{rule.pk}/change/").status_code == 200
@@ -158,7 +159,7 @@ def test_an_auditor_reads_rules_and_changes_nothing(client, make_staff, brand, m
 def test_another_brands_rule_answers_like_a_missing_one(client, make_staff, other_brand, make_rule):
     rule = make_rule("event.amount > 5", enabled=False)
     foreign = make_staff("Compliance officer", brands=[other_brand])
-    client.force_login(foreign, backend=MODEL_BACKEND)
+    staff_login(client, foreign)
 
     assert client.get(f"/admin/rules/rule/{rule.pk}/change/").status_code == 302  # "does not exist"
     assert client.post(f"/admin/rules/rule/{rule.pk}/backtest/", {"days": "7"}).status_code == 404

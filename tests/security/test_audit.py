@@ -18,10 +18,10 @@ from apps.players.models import PERSONAL_DATA_FIELDS, Player
 from apps.security.models import AuditRecord
 from apps.tenants.services import staff_brands_set
 from tests.factories import PLAYER_PASSWORD, STAFF_PASSWORD, PlayerFactory, StaffUserFactory
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 LOGIN_URL = "/admin/login/?next=/admin/"
 PROXY = "10.0.0.5"
 CLIENT_IP = "203.0.113.9"
@@ -29,10 +29,11 @@ CLIENT_IP = "203.0.113.9"
 Kind = AuditRecord.Kind
 
 
-def signed_in(user, client=None):
-    """A client with a staff session (kept in one place: a 2FA-verified sign-in replaces it)."""
+def signed_in(user, client=None, *, reauthenticated=False):
+    """A client with a staff session whose second factor is verified (and, for a sensitive
+    action such as an export, a fresh re-authentication)."""
     client = client or Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user, reauthenticated=reauthenticated)
     return client
 
 
@@ -293,7 +294,7 @@ def test_a_refused_api_read_is_not_recorded(make_staff, other_brand, alice):
 
 
 def test_a_player_export_is_recorded_with_its_rows_and_columns(officer, alice, bob, brand):
-    client = signed_in(officer)
+    client = signed_in(officer, reauthenticated=True)
 
     response = client.post(
         "/admin/players/player/",

@@ -13,19 +13,19 @@ from django.utils import timezone
 from apps.security.audit import audit_records_purge
 from apps.security.models import AuditAppendOnly, AuditRecord
 from apps.security.tasks import audit_records_purge_task
+from tests.helpers.staff import staff_login
 
 # The ORM's refusals, the purge and the admin hold on SQLite too (the embedded default);
 # what the database itself refuses is PostgreSQL's trigger (marked `postgres`).
 pytestmark = pytest.mark.django_db
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 URL = "/admin/security/auditrecord/"
 
 
 def signed_in(user) -> Client:
-    """A client with a staff session (kept in one place: a 2FA-verified sign-in replaces it)."""
+    """A client with a staff session whose second factor is verified."""
     client = Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user)
     return client
 
 

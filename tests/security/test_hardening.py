@@ -14,6 +14,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
+from tests.helpers.staff import staff_login
+
 BASE_DIR = Path(settings.BASE_DIR)
 
 
@@ -243,7 +245,7 @@ def _admin_pages(obj) -> list[str]:
 
 
 def test_no_secret_is_rendered_back_in_the_admin(client, superuser, secrets_stored):
-    client.force_login(superuser, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, superuser)
     superuser_hash = type(superuser).objects.get(pk=superuser.pk).password
 
     for what, (obj, secret) in secrets_stored.items():
@@ -277,3 +279,40 @@ def test_secret_form_fields_are_write_only():
                 assert value.split("$")[-1] not in html, f"{model._meta.label}.{name} renders its value"
                 checked.append(f"{model._meta.label}.{name}")
     assert len(checked) >= 5, checked
+
+
+def test_no_second_factor_secret_is_rendered_in_the_admin(client, superuser, make_staff, brand):
+    """After enrolment nobody sees a TOTP key or a recovery code again: the device models
+    have no admin pages, and neither the staff pages nor the audit log show them."""
+    from base64 import b32encode
+
+    from auditlog.models import LogEntry
+    from django.contrib import admin
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.helpers.staff import staff_login
+
+    colleague = make_staff("Support agent", brands=[brand])
+    device = TOTPDevice.objects.create(user=colleague, name="app", confirmed=True)
+    recovery = StaticDevice.objects.create(user=colleague, name="recovery codes", confirmed=True)
+    recovery.token_set.create(token="zq7xk2m4")
+    staff_login(client, superuser)
+    secrets_of_colleague = [device.key, b32encode(device.bin_key).decode().rstrip("="), "zq7xk2m4"]
+    entries = LogEntry.objects.filter(object_pk__in=[str(device.pk), str(recovery.pk)])
+
+    assert not any(admin.site.is_registered(m) for m in (TOTPDevice, StaticDevice, StaticToken))
+    assert entries.exists()
+    pages = [
+        "/admin/tenants/staffuser/",
+        f"/admin/tenants/staffuser/{colleague.pk}/change/",
+        f"/admin/tenants/staffuser/{colleague.pk}/history/",
+        "/admin/auditlog/logentry/",
+        *[f"/admin/auditlog/logentry/{entry.pk}/change/" for entry in entries],
+    ]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        html = response.content.decode()
+        for secret in secrets_of_colleague:
+            assert secret not in html, f"a second-factor secret rendered in {path}"

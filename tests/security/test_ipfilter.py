@@ -21,6 +21,7 @@ from apps.security import ipfilter, services
 from apps.security.exceptions import InvalidIpRule
 from apps.security.models import IpRule
 from tests.factories import PLAYER_PASSWORD, PlayerFactory, StaffUserFactory
+from tests.helpers.staff import staff_login
 
 LOGIN_URL = "/api/v1/player/login"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -43,7 +44,7 @@ def brand_admin(make_staff, brand):
 
 def admin_client(user) -> Client:
     client = Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user)
     return client
 
 

@@ -14,6 +14,7 @@ from apps.dashboards.streams import STREAM_PERMISSION, STREAMS
 from apps.security import census
 from pam.routing import websocket_urlpatterns
 from tests.factories import StaffUserFactory
+from tests.helpers.staff import staff_login
 
 
 def _url_patterns(patterns=None, prefix="", namespace=None):
@@ -165,7 +166,7 @@ ADMIN_IDS = [model._meta.label for model, _ in _registry()]
 def test_a_staff_user_without_permissions_gets_no_admin_page(client, bare_staff, label):
     model = next(m for m, _ in _registry() if m._meta.label == label)
     opts = model._meta
-    client.force_login(bare_staff, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, bare_staff)
     base = f"/admin/{opts.app_label}/{opts.model_name}/"
     names = {name for _, name, _ in ALL_URLS}
     has_add_page = f"admin:{opts.app_label}_{opts.model_name}_add" in names
@@ -198,7 +199,7 @@ CUSTOM_ADMIN_URLS = [
 @pytest.mark.parametrize(("route", "name"), CUSTOM_ADMIN_URLS, ids=[n for _, n in CUSTOM_ADMIN_URLS])
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_a_staff_user_without_permissions_gets_no_custom_admin_page(client, bare_staff, route, name, method):
-    client.force_login(bare_staff, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, bare_staff)
 
     response = getattr(client, method)(_path_of(route))
 
@@ -242,7 +243,7 @@ def test_a_staff_user_without_permissions_is_offered_no_action_and_cannot_run_on
 
     assert model_admin.get_actions(request) == {}
 
-    client.force_login(bare_staff, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, bare_staff)
     opts = model._meta
     for name, _ in [*_custom_actions(model_admin), ("delete_selected", None)]:
         response = client.post(

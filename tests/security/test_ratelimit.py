@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from apps.players import services as player_services
 from apps.security.ratelimit import bucket_hit, client_ip
 from tests.factories import PLAYER_PASSWORD, PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.security.conftest import PIQ_IP, PIQ_PASSWORD, PIQ_USERNAME
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +155,7 @@ def test_staff_user_shares_one_bucket_between_admin_and_api(settings, make_staff
     officer = make_staff("Compliance officer", brands=[brand], username="officer")
     other = make_staff("Compliance officer", brands=[brand], username="other")
     client = Client()
-    client.force_login(officer, backend=MODEL_BACKEND)
+    staff_login(client, officer)
 
     assert client.get("/admin/").status_code == 200
     assert client.get("/api/v1/staff/brands/").status_code == 200
@@ -166,7 +167,7 @@ def test_staff_user_shares_one_bucket_between_admin_and_api(settings, make_staff
     assert api_refused.json()["error"]["code"] == admin_refused.json()["error"]["code"] == "rate_limited"
     assert "Retry-After" in api_refused and "Retry-After" in admin_refused
     colleague = Client()
-    colleague.force_login(other, backend=MODEL_BACKEND)
+    staff_login(colleague, other)
     assert colleague.get("/admin/").status_code == 200
 
 

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.test import Client
 
 from tests.factories import BrandFactory, PlayerFactory, StaffUserFactory
+from tests.helpers.staff import staff_login
 
 # force_login would otherwise pick axes' backend (the first one), which cannot load users.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -17,11 +18,12 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 @pytest.fixture
 def admin_as():
-    """admin_as(user): a django.test.Client signed in to the admin as this staff user."""
+    """admin_as(user): a django.test.Client signed in to the admin as this staff user
+    (reauthenticated=True: with a recent password + code confirmation, for exports)."""
 
-    def make(user) -> Client:
+    def make(user, *, reauthenticated: bool = False) -> Client:
         client = Client()
-        client.force_login(user, backend=MODEL_BACKEND)
+        staff_login(client, user, reauthenticated=reauthenticated)
         return client
 
     return make

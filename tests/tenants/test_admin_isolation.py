@@ -390,7 +390,7 @@ def _csv_usernames(response) -> list[str]:
 
 
 def test_export_of_all_rows_holds_only_the_viewers_players(world, admin_as):
-    response = admin_as(world.viewers["officer"]).post(
+    response = admin_as(world.viewers["officer"], reauthenticated=True).post(
         "/admin/players/player/",
         {"action": "export_csv", "select_across": "1", "index": "0", "_selected_action": [world.player_a.pk]},
     )
@@ -402,7 +402,7 @@ def test_export_of_all_rows_holds_only_the_viewers_players(world, admin_as):
 
 
 def test_export_of_the_other_tenants_ids_is_empty(world, admin_as):
-    response = admin_as(world.viewers["officer"]).post(
+    response = admin_as(world.viewers["officer"], reauthenticated=True).post(
         "/admin/players/player/",
         {"action": "export_csv", "index": "0", "_selected_action": [world.player_b.pk]},
     )

@@ -317,7 +317,7 @@ def _csv_rows(response) -> list[dict]:
     ids=["with:personal-data", "with:masked", "other"],
 )
 def test_export_csv(role, where, rows, user_as, player_a, admin_as):
-    client = admin_as(user_as(role, where))
+    client = admin_as(user_as(role, where), reauthenticated=True)
 
     response = _post_action(client, "export_csv", [player_a.pk])
 

@@ -9,6 +9,7 @@ from apps.core.models import Event
 from apps.timeline.models import TimelineEntry
 from apps.timeline.selectors import timeline_for
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -196,7 +197,7 @@ def test_admin_lists_one_players_timeline_of_the_users_brands_only(
     sibling_entry = add_entry(sibling, minutes=5, summary="Sibling login")
     theirs = PlayerFactory(brand=other_brand)
     foreign_entry = add_entry(theirs, minutes=5, summary="Foreign login")
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
 
     everything = client.get("/admin/timeline/timelineentry/")
     one_player = client.get(f"/admin/timeline/timelineentry/?player={player.pk}")
@@ -210,7 +211,7 @@ def test_admin_lists_one_players_timeline_of_the_users_brands_only(
 
 
 def test_admin_is_read_only(client, agent, timeline):
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
 
     assert client.get("/admin/timeline/timelineentry/add/").status_code == 403
     detail = client.get(f"/admin/timeline/timelineentry/{timeline[0].pk}/change/")

@@ -31,6 +31,7 @@ from apps.timeline.retention import retention_run
 from apps.timeline.services import timeline_rebuild
 from apps.wallet.services import deposit_credit, wallet_get_or_create
 from tests.factories import BrandFactory, PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.timeline.conftest import PASSWORD
 from tests.timeline.test_retention import (
     NOW,
@@ -451,7 +452,7 @@ def test_a_request_needs_a_reason_and_only_one_is_open_at_a_time(history, office
 
 
 def test_the_admin_adds_a_request_and_its_action_processes_it(client, history, officer):
-    client.force_login(officer, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, officer)
 
     response = client.post(
         reverse("admin:timeline_erasurerequest_add"), {"player": history.pk, "reason": "Phone call, verified"}
@@ -487,7 +488,7 @@ def test_the_admin_adds_a_request_and_its_action_processes_it(client, history, o
 def test_the_admin_action_refuses_staff_without_the_permission(client, history, officer, make_staff):
     erasure = erasure_request_create(actor=officer, player=history, reason="by post")
     viewer = make_staff("Auditor", brands=[history.brand])  # reads erasure requests, processes none
-    client.force_login(viewer, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, viewer)
 
     response = client.post(
         reverse("admin:timeline_erasurerequest_changelist"),

@@ -36,6 +36,7 @@ from apps.timeline.services import timeline_rebuild
 from apps.timeline.tasks import retention_run_task
 from apps.wallet.services import deposit_credit, wallet_get_or_create
 from tests.factories import BrandFactory, PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.timeline.conftest import PASSWORD, entries_of, entry_rows
 
 pytestmark = pytest.mark.django_db
@@ -682,7 +683,7 @@ def test_four_workers_summarising_at_once_count_every_round_exactly_once(operato
 
 
 def test_the_admin_lists_the_rules_and_superusers_change_platform_rows(client, superuser):
-    client.force_login(superuser, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, superuser)
     login_rule = RetentionPolicy.objects.get(category="login", brand=None, jurisdiction="")
 
     listing = client.get(reverse("admin:timeline_retentionpolicy_changelist"))
@@ -704,7 +705,7 @@ def test_a_brand_admin_adds_a_rule_for_their_brand_within_the_law_only(
     admin_here = grant(
         make_staff(brands=[brand]), "view_retentionpolicy", "add_retentionpolicy", "change_retentionpolicy"
     )
-    client.force_login(admin_here, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, admin_here)
     add = reverse("admin:timeline_retentionpolicy_add")
     platform_rule = RetentionPolicy.objects.get(category="login", brand=None, jurisdiction="")
 

@@ -14,6 +14,7 @@ from apps.timeline.admin import CappedCountPaginator
 from apps.timeline.models import TimelineEntry
 from apps.timeline.selectors import timeline_for
 from tests.factories import PlayerFactory
+from tests.helpers.staff import staff_login
 from tests.timeline.test_api import add_entry, ids, url
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +186,7 @@ def test_one_api_request_works_out_the_brands_once(staff_client, agent, player, 
 
 
 def test_one_admin_page_works_out_the_brands_once(client, agent, player, entries):
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
     client.get(f"/admin/timeline/timelineentry/?player={player.pk}")
 
     with CaptureQueriesContext(connection) as captured:
@@ -196,7 +197,7 @@ def test_one_admin_page_works_out_the_brands_once(client, agent, player, entries
 
 
 def test_the_brands_are_worked_out_again_in_the_next_request(staff_client, agent, other_brand):
-    # The same user object for both requests (force_authenticate): a memo kept on the user
+    # One signed-in client for both requests: a memo kept for the user across requests
     # would still answer 404 after the grant.
     theirs = PlayerFactory(brand=other_brand)
     add_entry(theirs, minutes=1, summary="Deposit completed")
@@ -255,7 +256,7 @@ def counts(captured) -> list[str]:
 
 @pytest.mark.parametrize("query", ["", "?player={player}", "?q=deposit", "?player={player}&category=payment"])
 def test_the_admin_list_never_counts_past_the_cap(client, agent, player, entries, query):
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
 
     with CaptureQueriesContext(connection) as captured:
         response = client.get("/admin/timeline/timelineentry/" + query.format(player=player.pk))
@@ -269,7 +270,7 @@ def test_the_admin_list_never_counts_past_the_cap(client, agent, player, entries
 
 def test_the_admin_list_says_more_than_past_the_cap(client, agent, player, entries, monkeypatch):
     monkeypatch.setattr(CappedCountPaginator, "COUNT_CAP", 5)
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
 
     capped = client.get(f"/admin/timeline/timelineentry/?player={player.pk}")
     exact = client.get(f"/admin/timeline/timelineentry/?player={player.pk}&q=deposit")
@@ -284,7 +285,7 @@ def test_the_admin_list_says_more_than_past_the_cap(client, agent, player, entri
 def test_the_admin_search_is_literal_and_scoped(client, agent, other_brand, player, entries):
     theirs = PlayerFactory(brand=other_brand)
     add_entry(theirs, minutes=1, summary="Bonus 50% match")
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
 
     response = client.get("/admin/timeline/timelineentry/", {"q": "50%"})
     injected = client.get("/admin/timeline/timelineentry/", {"q": "' OR '1'='1"})
@@ -295,7 +296,7 @@ def test_the_admin_search_is_literal_and_scoped(client, agent, other_brand, play
 
 
 def test_the_admin_list_sorts_only_what_an_index_serves(client, agent, player, entries):
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
 
     def page_sql(path):
         with CaptureQueriesContext(connection) as captured:
@@ -328,7 +329,7 @@ def test_a_nul_character_in_the_search_is_a_clear_refusal_or_no_match_never_a_50
     client, staff_client, agent, player, entries
 ):
     api = staff_client(agent).get(url(player.pk), {"q": "dep\x00osit"})
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
     admin_page = client.get("/admin/timeline/timelineentry/", {"q": "dep\x00osit"})
 
     assert api.status_code in (200, 400)
@@ -340,7 +341,7 @@ def test_a_nul_character_in_the_search_is_a_clear_refusal_or_no_match_never_a_50
 
 @pytest.mark.parametrize("value", ["²", "x", "-1"])
 def test_the_admin_player_filter_refuses_what_is_not_a_player_id(client, agent, player, entries, value):
-    client.force_login(agent, backend="django.contrib.auth.backends.ModelBackend")
+    staff_login(client, agent)
 
     response = client.get("/admin/timeline/timelineentry/", {"player": value})
 

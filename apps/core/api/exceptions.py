@@ -60,7 +60,11 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug, not a client error: Django's 500 handler answers (JSON on /api/)
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    # A refusal with a reason of its own (otp_required, reauth_required, session_expired:
+    # apps/security) names it; DRF's own exceptions get their standard code.
+    code = getattr(exc, "error_code", None) or next(
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
+    )
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = error_body(code, "The request is not valid.", detail)

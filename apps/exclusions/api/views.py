@@ -11,6 +11,7 @@ from rest_framework import mixins, serializers, viewsets
 
 from apps.exclusions.api.serializers import MarketingExportRequestSerializer, MarketingExportSerializer
 from apps.exclusions.marketing import marketing_export, marketing_exports_visible_to
+from apps.security.interface import reauth_required
 from apps.tenants.api.permissions import StaffActionPermission
 from apps.tenants.selectors import brands_visible_to
 
@@ -44,6 +45,7 @@ class StaffMarketingExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMix
         " closed and suspended players, those who did not opt in and those a national register"
         " refuses (or cannot answer about) are left out and recorded with the reason.",
     )
+    @reauth_required("export personal data")
     def create(self, request):
         form = MarketingExportRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -29,8 +29,14 @@ from apps.payments.api.serializers import (
 )
 from apps.payments.models import Payment, Queue, Status
 from apps.payments.providers.manual import CODE as MANUAL_BANK
-from apps.payments.selectors import payments_of_player, payments_visible_to, review_queue_for
+from apps.payments.selectors import (
+    includes_large_withdrawal,
+    payments_of_player,
+    payments_visible_to,
+    review_queue_for,
+)
 from apps.players.api.authentication import IsPlayer, PlayerTokenAuthentication
+from apps.security.interface import reauth_required
 from apps.tenants.api.permissions import StaffActionPermission
 from apps.tenants.selectors import brands_visible_to
 
@@ -269,6 +275,10 @@ class StaffPaymentViewSet(viewsets.ReadOnlyModelViewSet):
         request=ReasonSerializer, responses={200: StaffPaymentSerializer}, description=_REASON_OPTIONAL
     )
     @action(detail=True, methods=["post"])
+    @reauth_required(
+        "approve a large withdrawal",
+        when=lambda self, request, pk=None: includes_large_withdrawal(self.get_queryset().filter(pk=pk)),
+    )
     def approve(self, request, pk=None):
         """Approve the item you hold (four eyes: a large withdrawal needs two people)."""
         return self._decide(request, services.review_approve)

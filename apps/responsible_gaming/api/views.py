@@ -25,6 +25,7 @@ from apps.responsible_gaming.api.serializers import (
 )
 from apps.responsible_gaming.models import LimitChange
 from apps.responsible_gaming.selectors import player_overview
+from apps.security.interface import reauth_required
 from apps.tenants.api.permissions import StaffActionPermission
 
 PLAYER_TAG = "player: responsible gaming"
@@ -184,11 +185,13 @@ class StaffResponsibleGamingViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=LimitSetSerializer, responses={200: LimitChangeSerializer})
     @action(detail=True, methods=["post"])
+    @reauth_required("change a player's limits")
     def limits(self, request, pk=None):
         return _limit_set(request.user, self.get_object(), request)
 
     @extend_schema(request=CloseAccountSerializer, responses={200: LimitChangeSerializer})
     @action(detail=True, methods=["post"], url_path=r"limits/pending/(?P<change_id>[0-9]{1,18})/cancel")
+    @reauth_required("change a player's limits")
     def limit_cancel(self, request, pk=None, change_id=None):
         return _limit_cancel(request.user, self.get_object(), int(change_id), request)
 

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from apps.payments.providers.paymentiq.models import PaymentIQIntegration
+from tests.helpers.staff import staff_login
 from tests.payments.paymentiq.conftest import PASSWORD, USERNAME, basic, deposit_body
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -20,7 +21,7 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 def _signed_in(user) -> Client:
     client = Client()
-    client.force_login(user, backend=MODEL_BACKEND)
+    staff_login(client, user)
     return client
 
 
