@@ -568,6 +568,27 @@ class Counts:
         }
 
 
+def backend_cpu_seconds() -> tuple[int, float] | None:
+    """(pid, CPU seconds, user + system) of the PostgreSQL backend serving our connection,
+    read from /proc when the server runs on this machine; None otherwise. With the worker's
+    own CPU time this is what one event costs whatever else the machine is doing: on a
+    shared machine the events/s move with the load, the CPU per event much less."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> dict:
     """Process `items` one by one with `call` (an item is an event, an event id, or a batch:
     a list of event ids; percentiles are then per batch). For Event items, also the share of the events
@@ -586,6 +607,8 @@ def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> d
         statements[0] += 1
         return execute(sql, params, many, context)
 
+    backend_before = backend_cpu_seconds()
+    cpu_before = time.process_time()
     started = time.perf_counter()
     with connection.execute_wrapper(count):
         for item in items:
@@ -593,6 +616,13 @@ def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> d
             call(item)
             latencies.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - started
+    worker_cpu = time.process_time() - cpu_before
+    backend_after = backend_cpu_seconds()
+    backend_cpu = (
+        backend_after[1] - backend_before[1]
+        if backend_before and backend_after and backend_before[0] == backend_after[0]
+        else None
+    )
     after = Counts.now()
     rules_fired = RuleHit.objects.filter(pk__gt=last_hit).values("rule_id").distinct().count()
     events = sum(len(item) if isinstance(item, list) else 1 for item in items)
@@ -613,6 +643,8 @@ def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> d
         "max_ms": max(ms),
         "mean_ms": statistics.fmean(ms),
         "rules_fired": rules_fired,
+        "worker_cpu_ms_per_event": worker_cpu / events * 1000,
+        "postgres_cpu_ms_per_event": None if backend_cpu is None else backend_cpu / events * 1000,
         "statements_per_event": statements[0] / events,
         "heavy_event_share": heavy_events / events,
         "heavy_time_share": heavy_seconds / sum(latencies),
@@ -667,7 +699,8 @@ def mode_calls():
         def run(event_ids):
             followers: list[int] = []
             original = relay.dispatch_after_commit
-            relay.dispatch_after_commit = followers.append
+            # The relay's signature: (event id, traceparent); the traceparent is not needed here.
+            relay.dispatch_after_commit = lambda event_id, traceparent="": followers.append(event_id)
             try:
                 call(event_ids)
                 while followers:
@@ -780,7 +813,7 @@ def statements_breakdown(events: list, engine_call) -> dict:
     from apps.rules.engine import rules_evaluate
 
     timer = StatementTimer()
-    originals = {name: getattr(hotpath, name) for name in ("execute", "fetchone", "fetchone_many")}
+    originals = {name: getattr(hotpath, name) for name in ("execute", "fetchone", "fetchall")}
 
     def timed(name):
         def run(sql, params):
@@ -810,13 +843,14 @@ def statements_breakdown(events: list, engine_call) -> dict:
 
 
 def explain_aggregates(player_id: int, at: datetime, refs) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the aggregates statement for the player at `at`."""
+    """EXPLAIN (ANALYZE, BUFFERS) of the aggregates statement (the batch's, for one event)
+    for the player at `at`."""
     from django.db import connection
 
     from apps.rules.aggregates import _in_order, _statement
 
     statement = _statement(_in_order(refs))
-    params = statement.params(player_id, at, 2**62)  # every fact at `at` counts
+    params = statement.params([(player_id, at, 2**62)])  # every fact at `at` counts
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
@@ -1063,6 +1097,7 @@ def main(argv=None) -> int:
         print(
             f"\n{'mode':<40} {'events':>6} {'events/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
             f" {'max ms':>7} {'stmts':>5} {'hits':>5} {'rules':>5} {'markers':>7} {'tasks':>5}"
+            f" {'cpu/ev':>6} {'pg/ev':>6}"
         )
         for r in results:
             print(
@@ -1070,10 +1105,13 @@ def main(argv=None) -> int:
                 f" {r['p90_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
                 f" {r['statements_per_event']:>5.1f} {r['hits']:>5}"
                 f" {r['rules_fired']:>5} {r['markers']:>7} {r['tasks']:>5}"
+                f" {r['worker_cpu_ms_per_event']:>6.3f} {_ms(r['postgres_cpu_ms_per_event']):>6}"
             )
         print(
             "stmts: statements per event through Django's cursor (BEGIN and COMMIT not counted);"
-            " rules: how many rules fired; markers, tasks: what their actions made"
+            " rules: how many rules fired; markers, tasks: what their actions made; cpu/ev, pg/ev:"
+            " CPU ms per event of this process and of its PostgreSQL backend (steadier than"
+            " events/s on a shared machine)"
         )
         engines = [r for r in results if r["mode"][:3] in ("(a)", "(s)")]
         for r in engines:

@@ -76,34 +76,6 @@ def _run(sql: str, params, rows):
     return result
 
 
-def fetchone_many(sql: str, params_seq: list) -> list[tuple | None]:
-    """Run one statement once per parameter set, in one pipelined round of messages
-    (psycopg's executemany with returning: PostgreSQL gets them all before the first
-    answer is awaited); the first row of each, in order."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "postgresql":
-        rows = []
-        with db.cursor() as cursor:
-            for params in params_seq:
-                cursor.execute(sql, params)
-                rows.append(cursor.fetchone())
-        return rows
-    if not params_seq:
-        return []
-    cursor = _cursor(db)
-    started = time.monotonic() if db.queries_logged else None
-    rows = []
-    with db.wrap_database_errors:
-        cursor.executemany(sql, params_seq, returning=True)
-        while True:
-            rows.append(cursor.fetchone())
-            if not cursor.nextset():
-                break
-    if started is not None:
-        _log(db, sql, params_seq, started)
-    return rows
-
-
 def _log(db, sql: str, params, started: float) -> None:
     """Into Django's query log, as its debug cursor would (DEBUG, or a test counting queries)."""
     elapsed = time.monotonic() - started

@@ -1,8 +1,8 @@
 """Windowed aggregates of a player's facts, two ways that must agree exactly.
 
-- `aggregates_fetch` (live): one SQL statement per event, every aggregate any candidate
-  rule reads computed together over the player's facts grouped once; a batch's events
-  pipelined (`aggregates_fetch_many`).
+- `aggregates_fetch` (live): per event, every aggregate any candidate rule reads computed
+  together over the player's facts grouped once; a batch's events in one statement
+  (`aggregates_fetch_many`).
 - `FactHistory` (backtest): the player's facts in memory, in time order, read with bisect.
 
 Both read the window (t - window, t] of the player's history up to and including the
@@ -22,7 +22,7 @@ from django.db.models import Q
 from sortedcontainers import SortedList
 
 from apps.core import hotpath
-from apps.rules.catalogue import Fact
+from apps.rules.catalogue import FACT_KINDS, Fact
 from apps.rules.dsl import AggregateRef
 
 NET_LOSS_SIGNS = {"bet": 1, "win": -1, "rollback": -1, "win_rollback": 1}
@@ -45,28 +45,23 @@ def _finish(function: str, total: Decimal, count: int, low, high) -> Decimal | N
     return low if function == "min" else high
 
 
-_UP_TO = "(occurred_at < %(at)s OR (occurred_at = %(at)s AND event_id <= %(event)s))"
+# The event's own columns in the batch statement: e.player, e.at, e.event (see `_statement`).
+_UP_TO = "(occurred_at < e.at OR (occurred_at = e.at AND event_id <= e.event))"
 
 
 @dataclass(frozen=True)
 class _Statement:
     """The aggregates statement of a set of aggregates: its SQL (the same text for every
-    event asking for that set, so PostgreSQL prepares it once), the aggregates in column
-    order, and what each event's parameters are made of."""
+    batch asking for that set, so PostgreSQL prepares it once) and the aggregates in
+    column order. Its parameters are three arrays: the events' players, instants and ids."""
 
     sql: str
     refs: tuple[AggregateRef, ...]
-    windows: tuple[int, ...]  # the ring boundaries, seconds, shortest first
-    medians: tuple[tuple[int, int], ...]  # (aggregate index, window seconds)
-    kinds: dict
 
-    def params(self, player_id: int, at: datetime, event_id: int) -> dict:
-        params = {"player": player_id, "at": at, "event": event_id, **self.kinds}
-        for i, seconds in enumerate(self.windows):
-            params[f"b{i}"] = at - timedelta(seconds=seconds)
-        for index, seconds in self.medians:
-            params[f"since{index}"] = at - timedelta(seconds=seconds)
-        return params
+    @staticmethod
+    def params(requests: list[tuple]) -> list[list]:
+        """The arrays of (player id, at, event id, ...) requests."""
+        return [[r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests]]
 
     def values(self, row) -> dict[AggregateRef, Decimal | None]:
         values = {}
@@ -76,18 +71,39 @@ class _Statement:
         return values
 
 
-def _sql_columns(ref: AggregateRef, index: int, ring: int, kinds: dict, medians: list) -> str:
+def _since(seconds: int) -> str:
+    """A window's start: a column of `w`, worked out once per event (see `_statement`)."""
+    return f"w.s{int(seconds)}"
+
+
+def _starts(windows: list[int]) -> str:
+    """The row `w` of an event's window starts, computed by PostgreSQL from its instant:
+    exact (an interval of seconds only, no calendar arithmetic), as `at - timedelta(...)`
+    is. OFFSET 0 keeps the planner from folding the subquery into its users, which would
+    compute each start again for every fact compared with it."""
+    starts = ", ".join(f"e.at - interval '{int(seconds)} seconds' AS s{int(seconds)}" for seconds in windows)
+    return f"(SELECT {starts} OFFSET 0) AS w"
+
+
+def _kind(kind: str) -> str:
+    """A fact kind as an SQL literal: only the catalogue's names get here (the compiler
+    refuses any other), checked again because it is written into the SQL."""
+    if kind not in FACT_KINDS:
+        raise ValueError(f"unknown fact kind {kind!r}")
+    return f"'{kind}'"
+
+
+def _sql_columns(ref: AggregateRef, index: int, ring: int, medians: list) -> str:
     """The four columns (sum, count, low, high) of one aggregate over the groups `g`; its
     window is the rings up to `ring`. A median sorts its window once, in its own CTE."""
     if ref.function == "net_loss":
-        kinds_in = ", ".join(f"'{kind}'" for kind in NET_LOSS_SIGNS)
-        cases = " ".join(f"WHEN '{kind}' THEN {sign} * total" for kind, sign in NET_LOSS_SIGNS.items())
+        kinds_in = ", ".join(_kind(kind) for kind in NET_LOSS_SIGNS)
+        cases = " ".join(f"WHEN {_kind(kind)} THEN {sign} * total" for kind, sign in NET_LOSS_SIGNS.items())
         loss = (
             f"COALESCE(SUM(CASE kind {cases} END) FILTER (WHERE kind IN ({kinds_in}) AND ring <= {ring}), 0)"
         )
         return f"{loss}, 0, NULL, NULL"
-    kinds[f"kind{index}"] = ref.kind
-    where = f"kind = %(kind{index})s AND ring <= {ring}" + (
+    where = f"kind = {_kind(ref.kind)} AND ring <= {ring}" + (
         " AND night" if ref.function == "night_count" else ""
     )
     columns = [
@@ -96,13 +112,10 @@ def _sql_columns(ref: AggregateRef, index: int, ring: int, kinds: dict, medians:
     ]
     if ref.function == "median":
         medians.append(
-            (
-                index,
-                f"m{index} AS (SELECT a[(cardinality(a) + 1) / 2] AS low, a[cardinality(a) / 2 + 1] AS high"  # noqa: S608 - names from the catalogue; values are parameters
-                " FROM (SELECT array_agg(amount ORDER BY amount) AS a FROM rules_fact"
-                f" WHERE player_id = %(player)s AND kind = %(kind{index})s AND occurred_at > %(since{index})s"
-                f" AND {_UP_TO}) AS s)",
-            )
+            f"m{index} AS (SELECT a[(cardinality(a) + 1) / 2] AS low, a[cardinality(a) / 2 + 1] AS high"  # noqa: S608 - names from the catalogue; values are parameters
+            " FROM (SELECT array_agg(amount ORDER BY amount) AS a FROM rules_fact"
+            f" WHERE player_id = e.player AND kind = {_kind(ref.kind)}"
+            f" AND occurred_at > {_since(ref.window_seconds)} AND {_UP_TO}) AS s)"
         )
         columns += [f"(SELECT low FROM m{index})", f"(SELECT high FROM m{index})"]  # noqa: S608 - names from the catalogue; values are parameters
     elif ref.function in ("min", "max"):
@@ -119,31 +132,38 @@ def _statement(refs: tuple[AggregateRef, ...]) -> _Statement:
     The windows all end at the event, so they nest: the player's facts are grouped once
     by (kind, night, ring), ring i holding what is in window i but not in the shorter
     ones, and every aggregate reads those few groups (a player with thousands of facts
-    costs one pass, not one per aggregate)."""
+    costs one pass, not one per aggregate).
+
+    One statement serves a whole batch: the events come as arrays, unnested into rows
+    `e` (player, at, event), and each row's aggregates are that per-event query run
+    LATERAL, the rows returned in the order of the arrays. PostgreSQL then executes one
+    statement per batch instead of one per event (each with its own bind, executor start
+    and result message), and the worker dumps three arrays instead of a dozen parameters
+    an event."""
     windows = sorted({ref.window_seconds for ref in refs})
-    ring = " ".join(f"WHEN occurred_at > %(b{i})s THEN {i}" for i in range(len(windows) - 1))
+    ring = " ".join(
+        f"WHEN occurred_at > {_since(seconds)} THEN {i}" for i, seconds in enumerate(windows[:-1])
+    )
     ring = f"CASE {ring} ELSE {len(windows) - 1} END" if ring else "0"
     ring_of = {seconds: i for i, seconds in enumerate(windows)}
-    kinds: dict = {}
-    medians: list[tuple[int, str]] = []
+    medians: list[str] = []
     columns = ", ".join(
-        _sql_columns(ref, i, ring_of[ref.window_seconds], kinds, medians) for i, ref in enumerate(refs)
+        _sql_columns(ref, i, ring_of[ref.window_seconds], medians) for i, ref in enumerate(refs)
     )
     groups = (
         f"g AS (SELECT kind, night, {ring} AS ring, SUM(amount) AS total, COUNT(*) AS n,"  # noqa: S608 - names from the catalogue; values are parameters
         " MIN(amount) AS low, MAX(amount) AS high FROM rules_fact"
-        f" WHERE player_id = %(player)s AND occurred_at > %(b{len(windows) - 1})s AND {_UP_TO}"
+        f" WHERE player_id = e.player AND occurred_at > {_since(windows[-1])} AND {_UP_TO}"
         " GROUP BY 1, 2, 3)"
     )
-    # The columns are built from the catalogue's names only; every value is a parameter.
-    sql = f"WITH {', '.join([groups, *(cte for _, cte in medians)])} SELECT {columns} FROM g"  # noqa: S608
-    return _Statement(
-        sql=sql,
-        refs=refs,
-        windows=tuple(windows),
-        medians=tuple((index, refs[index].window_seconds) for index, _ in medians),
-        kinds=kinds,
+    # The columns are built from the catalogue's names and integers only; every value is a parameter.
+    per_event = f"WITH {', '.join([groups, *medians])} SELECT {columns} FROM g"  # noqa: S608
+    sql = (
+        "SELECT a.* FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) WITH ORDINALITY"  # noqa: S608
+        f" AS e(player, at, event, n) CROSS JOIN LATERAL {_starts(windows)}"
+        f" CROSS JOIN LATERAL ({per_event}) AS a ORDER BY e.n"
     )
+    return _Statement(sql=sql, refs=refs)
 
 
 def _in_order(refs) -> tuple[AggregateRef, ...]:
@@ -161,8 +181,7 @@ def aggregates_fetch(
 
 def aggregates_fetch_many(requests: list[tuple]) -> list[dict[AggregateRef, Decimal | None]]:
     """`aggregates_fetch` for many (player id, at, event id, refs) at once: the requests
-    of one set of aggregates go to PostgreSQL as one pipelined executemany of their
-    statement (no round trip between them)."""
+    of one set of aggregates go to PostgreSQL as one statement (`_statement`)."""
     results: list = [{} for _ in requests]
     if connection.vendor != "postgresql":
         for n, (player_id, at, event_id, refs) in enumerate(requests):
@@ -175,7 +194,7 @@ def aggregates_fetch_many(requests: list[tuple]) -> list[dict[AggregateRef, Deci
             groups.setdefault(_in_order(refs), []).append(n)
     for refs, members in groups.items():
         statement = _statement(refs)
-        rows = hotpath.fetchone_many(statement.sql, [statement.params(*requests[n][:3]) for n in members])
+        rows = hotpath.fetchall(statement.sql, statement.params([requests[n] for n in members]))
         for n, row in zip(members, rows, strict=True):
             results[n] = statement.values(row)
     return results

@@ -26,6 +26,7 @@ comparison, which is what lets one worker evaluate a hundred rules per event.
 """
 
 import operator
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -93,10 +94,28 @@ class AggregateRef:
     kind: str
     window_seconds: int
 
+    def __post_init__(self):
+        # Looked up in a dict by every condition of every event: hashed once, not per lookup.
+        object.__setattr__(self, "_hash", hash((self.function, self.kind, self.window_seconds)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
     @property
     def label(self) -> str:
         window = _window_label(self.window_seconds)
         return f"{self.function}({self.kind + ', ' if self.kind else ''}{window})"
+
+
+# Weak: an aggregate no compiled condition holds any more (a rule edited away, a condition
+# typed in the admin and refused) is forgotten, so the table stays as small as the rules.
+_REFS: "weakref.WeakValueDictionary[AggregateRef, AggregateRef]" = weakref.WeakValueDictionary()
+
+
+def _interned(ref: AggregateRef) -> AggregateRef:
+    """One instance per aggregate across every compiled condition, so the engine's lookups
+    of a value match by identity and never need to compare fields."""
+    return _REFS.setdefault(ref, ref)
 
 
 class EvalContext:
@@ -200,7 +219,12 @@ class _Compiler(Transformer):
     # --- literals -------------------------------------------------------------------
     def number(self, token: Token):
         value = Decimal(str(token))
-        return _typed(NUM, lambda ctx: value)
+
+        def constant(ctx):
+            return value
+
+        constant.value = value  # lets a comparison with it skip the call (see `compare`)
+        return _typed(NUM, constant)
 
     def string(self, token: Token):
         value = str(token)[1:-1]
@@ -256,7 +280,7 @@ class _Compiler(Transformer):
             raise ConditionInvalid(
                 f"A window is 1 minute to {MAX_WINDOW_SECONDS // 86400} days.", code="bad_window"
             )
-        ref = AggregateRef(function, kind, seconds)
+        ref = _interned(AggregateRef(function, kind, seconds))
         self.aggregates.add(ref)
         return _typed(NUM, lambda ctx: ctx.aggregate(ref))
 
@@ -280,6 +304,21 @@ class _Compiler(Transformer):
         if len(known) > 1:
             raise ConditionInvalid(f"'{symbol}' compares {left[0]} with {right[0]}.", code="type_error")
         lhs, rhs = left[1], right[1]
+        if symbol not in ("==", "!=") and hasattr(rhs, "value"):
+            # The usual shape, `aggregate or field <op> number`: one closure, no call for
+            # the number, the same answers as _safe_compare (null and mismatched types: null).
+            value = rhs.value
+
+            def against_number(ctx):
+                left = lhs(ctx)
+                if left is None:
+                    return None
+                try:
+                    return test(left, value)
+                except TypeError:
+                    return None
+
+            return _typed(BOOL, against_number)
         return _typed(BOOL, lambda ctx: _safe_compare(test, lhs(ctx), rhs(ctx)))
 
     def list(self, *items):

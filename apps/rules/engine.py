@@ -12,7 +12,7 @@ statement, aggregates fetched before the first rule runs; see `rules_evaluate_ba
    priority order, from an in-process cache of compiled rules (refreshed after
    `RULES_CACHE_SECONDS`, and at once in the process that saved a rule);
 3. conditions run in order; the first one that needs an aggregate fetches every
-   aggregate any candidate needs, in one query;
+   aggregate any candidate needs, in one query (a batch: one for all its events);
 4. a rule that matches claims its cooldown for the player with one conditional upsert
    (so two deliveries racing fire it once), records a hit, runs its actions and
    publishes RuleFired; `stop_processing` ends the event's evaluation there.
@@ -80,25 +80,41 @@ def _condition_of(version_id: int, source: str) -> Condition:
     return compile_condition(source)
 
 
+@dataclass(frozen=True)
+class _Candidates:
+    """The rules an event type runs, in priority order, with the aggregates and event
+    fields any of them reads: worked out once per cache load, not once per event."""
+
+    rules: list[CompiledRule]
+    needed: frozenset[AggregateRef]
+    read: frozenset[str]
+
+
+_NO_CANDIDATES = _Candidates([], frozenset(), frozenset())
+
+
 class _RuleCache:
-    """{brand id: {event type: [CompiledRule, ...]}} of enabled rules, with a TTL."""
+    """{brand id: {event type: _Candidates}} of enabled rules, with a TTL."""
 
     def __init__(self):
-        self._by_brand: dict[int, tuple[float, dict[str, list[CompiledRule]]]] = {}
+        self._by_brand: dict[int, tuple[float, dict[str, _Candidates]]] = {}
 
     def clear(self) -> None:
         self._by_brand.clear()
 
     def rules_for(self, brand_id: int, event_type: str) -> list[CompiledRule]:
+        return self.candidates_for(brand_id, event_type).rules
+
+    def candidates_for(self, brand_id: int, event_type: str) -> _Candidates:
         now = time.monotonic()
         hit = self._by_brand.get(brand_id)
         if hit is None or hit[0] <= now:
             hit = (now + settings.RULES_CACHE_SECONDS, self._load(brand_id))
             self._by_brand[brand_id] = hit
-        return hit[1].get(event_type, [])
+        return hit[1].get(event_type, _NO_CANDIDATES)
 
     @staticmethod
-    def _load(brand_id: int) -> dict[str, list[CompiledRule]]:
+    def _load(brand_id: int) -> dict[str, _Candidates]:
         by_type: dict[str, list[CompiledRule]] = {}
         rules = (
             Rule.objects.filter(brand_id=brand_id, enabled=True, current_version__isnull=False)
@@ -113,7 +129,14 @@ class _RuleCache:
                 continue
             for event_type in compiled.triggers:
                 by_type.setdefault(event_type, []).append(compiled)
-        return by_type
+        return {
+            event_type: _Candidates(
+                rules=candidates,
+                needed=frozenset().union(*(rule.condition.aggregates for rule in candidates)),
+                read=frozenset().union(*(rule.condition.fields for rule in candidates)),
+            )
+            for event_type, candidates in by_type.items()
+        }
 
 
 rule_cache = _RuleCache()
@@ -228,13 +251,11 @@ def rules_evaluate_batch(events: list[Event]) -> list[RuleHit]:
 
 
 def _plan(event: Event) -> _Plan | None:
-    candidates = rule_cache.rules_for(event.brand_id, event.type)
-    if not candidates:
+    candidates = rule_cache.candidates_for(event.brand_id, event.type)
+    if not candidates.rules:
         return None
-    needed = frozenset().union(*(rule.condition.aggregates for rule in candidates))
-    read = frozenset().union(*(rule.condition.fields for rule in candidates))
-    fields = event_fields(event.type, event.brand_id, event.payload, event.occurred_at, only=read)
-    return _Plan(event, candidates, fields, needed)
+    fields = event_fields(event.type, event.brand_id, event.payload, event.occurred_at, only=candidates.read)
+    return _Plan(event, candidates.rules, fields, candidates.needed)
 
 
 def _worth_evaluating(plan: _Plan) -> bool:
@@ -285,12 +306,21 @@ def _evaluate(plan: _Plan) -> list[RuleHit]:
     return hits
 
 
+_COOLDOWN_CLAIM = (
+    "INSERT INTO rules_rulecooldown (rule_id, player_id, last_fired_at) VALUES (%s, %s, %s)"
+    " ON CONFLICT (rule_id, player_id) DO UPDATE SET last_fired_at = EXCLUDED.last_fired_at"
+    " WHERE rules_rulecooldown.last_fired_at <= %s RETURNING 1"
+)
+
+
 def cooldown_claim(rule_id: int, player_id: int, at: datetime, cooldown: timedelta) -> bool:
-    """May the rule fire for the player at `at`? Claims it if so. The row is created, or
-    moved forward by an UPDATE whose WHERE asks for a last firing a cooldown or more
-    before `at`: a concurrent claim waits on the row lock, re-reads the moved time, and
-    finds nothing to update. Only matched rules get here, so this costs nothing per event."""
-    with transaction.atomic():
+    """May the rule fire for the player at `at`? Claims it if so, with one conditional
+    upsert: the row is created, or moved forward when its last firing is a cooldown or
+    more before `at`. A concurrent claim waits on the row lock, re-reads the moved time
+    and updates nothing, so it returns no row. Only matched rules get here."""
+    if connection.vendor == "postgresql":
+        return hotpath.fetchone(_COOLDOWN_CLAIM, [rule_id, player_id, at, at - cooldown]) is not None
+    with transaction.atomic():  # SQLite (`make run`): the same decision through the ORM
         cooldown_row, created = RuleCooldown.objects.get_or_create(
             rule_id=rule_id, player_id=player_id, defaults={"last_fired_at": at}
         )

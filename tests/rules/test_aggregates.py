@@ -8,11 +8,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.rules.aggregates import FactHistory, _aggregates_in_memory, aggregates_fetch
+from apps.rules.aggregates import (
+    FactHistory,
+    _aggregates_in_memory,
+    _statement,
+    aggregates_fetch,
+    aggregates_fetch_many,
+)
 from apps.rules.catalogue import AGGREGATE_FUNCTIONS, FACT_KINDS
 from apps.rules.catalogue import Fact as FactValue
 from apps.rules.dsl import AggregateRef
 from apps.rules.models import Fact
+from tests.factories import PlayerFactory
 from tests.rules.conftest import T0
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -88,3 +95,57 @@ def test_an_empty_window_gives_zero_sums_and_null_averages():
     }
 
     assert values == {"sum": 0, "count": 0, "avg": None, "median": None}
+
+
+@pytest.fixture
+def other_player(brand):
+    return PlayerFactory(brand=brand, username="bob")
+
+
+# One statement answers a whole batch: requests of two players, at several instants (the
+# same instant under different event ids too), with two different sets of aggregates.
+requests = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=1),  # which player
+        st.sampled_from([0, 1, 59, 60, 3600, 86_400]),  # seconds before T0
+        st.integers(min_value=0, max_value=30),  # the event id the window stops at
+        st.booleans(),  # which set of aggregates
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=facts, asked=requests)
+def test_one_batch_statement_answers_every_request_as_alone(brand, player, other_player, history, asked):
+    players = [player.pk, other_player.pk]
+    Fact.objects.filter(player_id__in=players).delete()
+    Fact.objects.bulk_create(
+        Fact(
+            event_id=n + 1,
+            player_id=players[n % 2],
+            brand_id=brand.pk,
+            kind=kind,
+            amount=amount,
+            occurred_at=T0 - timedelta(seconds=offset),
+            night=night,
+        )
+        for n, (kind, amount, offset, night) in enumerate(history)
+    )
+    few = [ref for ref in REFS if ref.window_seconds == 3600 or ref.function == "median"]
+    batch = [
+        (players[who], T0 - timedelta(seconds=before), event_id, REFS if many else few)
+        for who, before, event_id, many in asked
+    ]
+
+    answers = aggregates_fetch_many(batch)
+
+    assert answers == [
+        _aggregates_in_memory(player_id, at, event_id, list(refs)) for player_id, at, event_id, refs in batch
+    ]
+
+
+def test_a_kind_outside_the_catalogue_never_reaches_the_sql():
+    with pytest.raises(ValueError, match="unknown fact kind"):
+        _statement((AggregateRef("sum", "bet'; DROP TABLE rules_fact; --", 60),))
