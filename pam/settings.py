@@ -206,6 +206,9 @@ else:
 # The live operations dashboard: a brand's counters are pushed at most once a tick (the
 # busy events are counted, not pushed one by one: apps/dashboards/ticker.py).
 DASHBOARD_SNAPSHOT_SECONDS = env.float("DASHBOARD_SNAPSHOT_SECONDS", default=1.0)
+# How often an open dashboards socket reads its staff session again (a sign-out, a timeout
+# or a second-factor reset closes it within this time, or at the page's next ping).
+DASHBOARD_SESSION_RECHECK_SECONDS = env.float("DASHBOARD_SESSION_RECHECK_SECONDS", default=20.0)
 
 # --- Celery ----------------------------------------------------------------------------
 # Without a broker, tasks run eagerly in the calling process (the embedded default); the

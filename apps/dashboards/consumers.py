@@ -9,22 +9,27 @@ also the answer to a session that timed out or has not accepted its second-facto
 (apps/security: the same remedy, sign in again), 4403 not
 allowed (a stream that is not theirs, a brand they do not see, an inactive or non-staff
 account). A user whose access changes is closed with 4000 (the page reconnects at once
-and joins the groups of its brands now).
+and joins the groups of its brands now). An open socket checks its session again at most
+every DASHBOARD_SESSION_RECHECK_SECONDS, on the page's ping (every 25 s) or before sending:
+signed out, timed out (the idle clock runs on HTTP requests: a page watched without a click
+for STAFF_SESSION_IDLE_SECONDS is signed out) or a reset second factor closes it with 4401.
 
 Nothing is computed here: what is sent comes from the handlers (after commit) and the
 ticker; the catch-up after a reconnect is an HTTP endpoint (views.py) over the outbox.
 """
 
+import time
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from apps.dashboards import selectors
 from apps.dashboards.streams import OPS, group_name, user_group_name
 from apps.dashboards.ticker import snapshot_message, ticker
-from apps.security.interface import staff_session_valid
+from apps.security.interface import staff_session_valid, staff_session_valid_now
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -44,6 +49,8 @@ def _query(scope) -> tuple[list[str], int | None, bool]:
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
     watching_ops = False
+    session_checked_at = 0.0
+    signed_out = False
 
     async def connect(self):
         self.groups_joined = []
@@ -56,6 +63,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if session is None or not await database_sync_to_async(staff_session_valid)(session, user):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.session_checked_at = time.monotonic()
         streams, brand_id, ok = _query(self.scope)
         try:
             if not ok:
@@ -95,13 +103,31 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         # Pages only listen; a ping keeps proxies from closing an idle socket.
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if isinstance(content, dict) and content.get("type") == "ping" and await self.session_still_valid():
             await self.send_json({"type": "pong"})
+
+    async def session_still_valid(self) -> bool:
+        """False (and the socket closed with 4401) once the staff session has ended; read
+        from the session store at most every DASHBOARD_SESSION_RECHECK_SECONDS."""
+        if self.signed_out:
+            return False
+        now = time.monotonic()
+        if now - self.session_checked_at < settings.DASHBOARD_SESSION_RECHECK_SECONDS:
+            return True
+        self.session_checked_at = now
+        session = self.scope.get("session")
+        key = session.session_key if session is not None else None
+        if await database_sync_to_async(staff_session_valid_now)(key, self.scope.get("user")):
+            return True
+        self.signed_out = True
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+        return False
 
     # --- layer messages ---------------------------------------------------------------
     async def dash_message(self, event):
         # The handler or the ticker serialised the message once for every socket.
-        await self.send(text_data=event["text"])
+        if await self.session_still_valid():
+            await self.send(text_data=event["text"])
 
     async def dash_rescope(self, event):
         await self.close(code=CLOSE_RESCOPE)

@@ -23,6 +23,7 @@ __all__ = [
     "otp_devices_reset",
     "reauth_required",
     "staff_session_valid",
+    "staff_session_valid_now",
     "user_verified",
 ]
 
@@ -40,3 +41,16 @@ def staff_session_valid(session, user) -> bool:
     from apps.security.otp import session_expired_why, session_verified
 
     return not session_expired_why(session) and session_verified(session, user)
+
+
+def staff_session_valid_now(session_key: str | None, user) -> bool:
+    """staff_session_valid of the session as the store holds it now. A websocket's scope
+    keeps the copy read at connect, which a sign-out, a timeout seen by another request or
+    a second-factor reset does not change."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    if not session_key:
+        return False
+    return staff_session_valid(import_module(settings.SESSION_ENGINE).SessionStore(session_key), user)

@@ -6,12 +6,15 @@ import asyncio
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from apps.core.actors import system_actor
 from apps.core.events import publish
 from apps.payments import services as payments
 from apps.rules.events import AlertRaised
+from apps.security.interface import otp_devices_reset
+from pam.asgi import application
 from tests.dashboards.conftest import close_code, connected, flagged_withdrawal, socket
 from tests.factories import PlayerFactory
 
@@ -351,5 +354,70 @@ def test_a_socket_survives_quiet_seconds_on_the_redis_layer(make_staff, brand):
         message = await communicator.receive_json_from(timeout=3)
         assert message["id"] == alert_id
         await communicator.disconnect()
+
+    async_to_sync(run)()
+
+
+# --- an open socket follows its session -------------------------------------------------
+
+
+def _socket_with_session(user):
+    """(socket, the session's key) for a verified staff session."""
+    from django.test import Client
+
+    from tests.dashboards.conftest import ORIGIN
+    from tests.helpers.staff import staff_login
+
+    client = Client()
+    staff_login(client, user)
+    key = client.cookies["sessionid"].value
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/dashboards/?streams=alerts",
+        headers=[ORIGIN, (b"cookie", f"sessionid={key}".encode())],
+    )
+    return communicator, client
+
+
+@pytest.mark.parametrize("ending", ["sign_out", "second_factor_reset", "lifetime"])
+def test_an_open_socket_is_closed_4401_once_its_session_ends(make_staff, brand, superuser, settings, ending):
+    settings.DASHBOARD_SESSION_RECHECK_SECONDS = 0
+    officer = make_staff("Compliance officer", brands=[brand])
+
+    def end_session(client):
+        if ending == "sign_out":
+            client.logout()
+        elif ending == "second_factor_reset":
+            otp_devices_reset(actor=superuser, staff=officer)
+        else:
+            settings.STAFF_SESSION_MAX_SECONDS = 0
+
+    async def run():
+        communicator, client = await database_sync_to_async(_socket_with_session)(officer)
+        await connected(communicator)
+        await communicator.send_json_to({"type": "ping"})
+        assert await communicator.receive_json_from(timeout=2) == {"type": "pong"}  # valid: open
+
+        await database_sync_to_async(end_session)(client)
+        await communicator.send_json_to({"type": "ping"})
+        output = await communicator.receive_output(timeout=3)
+        assert output == {"type": "websocket.close", "code": 4401}
+        await communicator.wait(timeout=3)
+
+    async_to_sync(run)()
+
+
+def test_a_socket_whose_session_ended_receives_no_more_pushes(make_staff, brand, settings):
+    settings.DASHBOARD_SESSION_RECHECK_SECONDS = 0
+    officer = make_staff("Compliance officer", brands=[brand])
+
+    async def run():
+        communicator, client = await database_sync_to_async(_socket_with_session)(officer)
+        await connected(communicator)
+        await database_sync_to_async(client.logout)()
+        await database_sync_to_async(raise_alert)(brand, "after the sign-out")
+        output = await communicator.receive_output(timeout=5)
+        assert output == {"type": "websocket.close", "code": 4401}  # not the alert
+        await communicator.wait(timeout=3)
 
     async_to_sync(run)()
