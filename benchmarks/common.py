@@ -56,3 +56,16 @@ def environment_set(database_url: str, **extra: str) -> None:
         os.environ.pop("CELERY_BROKER_URL", None)  # eager: events dispatched in-process
     # No collectstatic for a benchmark: whitenoise's note about the missing directory is noise.
     warnings.filterwarnings("ignore", message="No directory at")
+
+
+def staff_sign_in(client, user) -> None:
+    """Sign `user` in on a test client as the verify page would leave the session: signed in,
+    with an accepted second-factor code (a confirmed device made for the benchmark)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

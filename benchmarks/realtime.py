@@ -9,7 +9,7 @@ Setup, on PostgreSQL in a database of its own (dropped and made anew:
 `pam_bench_realtime`) and Redis (db 14, flushed): the role groups, one operator with
 --brands brands (5), and --clients staff users (200, compliance officers), each granted
 one brand (round robin: 40 per brand), each with a signed-in session made by Django's
-session store, as a login would.
+session store, as a login and an accepted second-factor code would.
 
 Then, in separate processes:
 - the server: `daphne pam.asgi:application` (HTTP and websockets), --servers processes
@@ -86,6 +86,8 @@ def setup(args) -> dict:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
     from guardian.shortcuts import assign_perm
 
     from apps.core.models import Currency
@@ -121,6 +123,9 @@ def setup(args) -> dict:
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        # What the verify page leaves: a session that accepted the user's second factor.
+        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.create()
         clients.append({"brand": brand_id, "session": session.session_key})
     return {"brands": brands, "clients": clients}

@@ -54,7 +54,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from benchmarks import common  # noqa: E402
-from benchmarks.common import database_drop, database_recreate  # noqa: E402
+from benchmarks.common import database_drop, database_recreate, staff_sign_in  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pam_bench_timeline"
 RESULTS_DIR = BASE_DIR / "benchmarks" / "results"
@@ -630,7 +630,7 @@ def overhead_probe(client, staff, first_player: int, args) -> None:
         username="bench-root", defaults={"is_staff": True, "is_superuser": True, "email": "root@example.com"}
     )
     root_client = APIClient()
-    root_client.force_login(root, backend="django.contrib.auth.backends.ModelBackend")
+    staff_sign_in(root_client, root)
     page = list(timeline_for(user, player_id)[:51])
 
     def median_ms(fn, n=200) -> float:
@@ -703,7 +703,7 @@ def admin_probe(staff, first_player: int, args) -> None:
     from django.test import Client, override_settings
 
     client = Client()
-    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    staff_sign_in(client, staff)
     whale = cohort(first_player, args, "whale", 1)[0]
     # Plain static storage: the admin's pages name static files, and nothing was collected.
     plain = {
@@ -784,7 +784,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"the text search's index {TEXT_INDEX} is missing or invalid: migrate")
         print(f"  {TEXT_INDEX}: {found[0]}")
         client = APIClient()
-        client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+        staff_sign_in(client, staff)
         results = measure(args, client, first_player, "as-migrated")
         overhead_probe(client, staff, first_player, args)
         admin_probe(staff, first_player, args)
