@@ -22,6 +22,7 @@ __all__ = [
     "personal_data_read_record",
     "otp_devices_reset",
     "reauth_required",
+    "second_factor_enrolled",
     "staff_session_valid",
     "staff_session_valid_now",
     "user_verified",
@@ -54,3 +55,12 @@ def staff_session_valid_now(session_key: str | None, user) -> bool:
     if not session_key:
         return False
     return staff_session_valid(import_module(settings.SESSION_ENGINE).SessionStore(session_key), user)
+
+
+def second_factor_enrolled():
+    """An expression for a staff user queryset: has the user a confirmed authenticator
+    device? (`.annotate(has_second_factor=second_factor_enrolled())`)"""
+    from django.db.models import Exists, OuterRef
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))

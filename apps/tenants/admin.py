@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from apps.core.exceptions import DomainError
-from apps.security.interface import OTP_RESET_PERMISSION, otp_devices_reset
+from apps.security.interface import OTP_RESET_PERMISSION, otp_devices_reset, second_factor_enrolled
 from apps.tenants import services
 from apps.tenants.admin_scoping import ScopedAdminMixin
 from apps.tenants.models import Brand, Operator, StaffUser
@@ -101,7 +101,7 @@ class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
 
     scoping_selector = staticmethod(staff_visible_to)
     form = StaffUserForm
-    list_display = ["username", "email", "operator", "is_active", "roles"]
+    list_display = ["username", "email", "operator", "is_active", "second_factor", "roles"]
     list_filter = ["is_active", "groups"]
     search_fields = ["username", "email", "first_name", "last_name"]
     actions = ["reset_second_factor"]
@@ -130,8 +130,18 @@ class StaffUserAdmin(ScopedAdminMixin, UserAdmin):
     def roles(self, obj):
         return ", ".join(g.name for g in obj.groups.all())
 
+    @admin.display(description="Second factor", boolean=True)
+    def second_factor(self, obj):
+        """Set up (an authenticator app confirmed): who has not enrolled yet, or was reset."""
+        return obj.has_second_factor
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("groups")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("groups")
+            .annotate(has_second_factor=second_factor_enrolled())
+        )
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

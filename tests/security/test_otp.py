@@ -323,6 +323,25 @@ def test_an_operator_admin_resets_a_colleagues_second_factor_audited_and_they_en
 
 
 @pytest.mark.django_db
+def test_the_staff_list_shows_who_has_a_second_factor(make_staff, brand, operator):
+    admin_user = make_staff("Operator admin", operator=operator)
+    enrolled = make_staff("Support agent", brands=[brand])
+    totp_device(enrolled)
+    pending = make_staff("Support agent", brands=[brand])
+    TOTPDevice.objects.create(user=pending, name="scanned, never confirmed", confirmed=False)
+    client = Client()
+    staff_login(client, admin_user)
+
+    response = client.get("/admin/tenants/staffuser/")
+
+    assert response.status_code == 200
+    shown = {row.username: row.has_second_factor for row in response.context["cl"].result_list}
+    assert shown[enrolled.username] is True
+    assert shown[pending.username] is False
+    assert "Second factor" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_the_reset_needs_its_permission_and_the_staff_members_operator(
     make_staff, brand, other_brand, operator
 ):
