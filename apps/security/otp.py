@@ -114,7 +114,11 @@ def qr_data_uri(device: TOTPDevice) -> str:
 
 
 def _normalised(token) -> str:
-    return "".join(str(token or "").split()).lower()
+    """The code as typed without spaces, lower case; "" (no code) unless it is ASCII letters
+    and digits, the only characters of app and recovery codes (a NUL would reach the
+    database's text lookup of recovery codes and fail there)."""
+    token = "".join(str(token or "").split()).lower()
+    return token if token.isascii() and token.isalnum() and len(token) <= 64 else ""
 
 
 def otp_enrol_confirm(*, user, token) -> tuple[TOTPDevice, list[str]]:

@@ -267,6 +267,23 @@ def test_a_wrong_code_is_refused_reported_and_locks_out_at_the_axes_limit(superu
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "typed", ["abcd\x002345", "²²²²²²", "１２３４５６", "x" * 5000, "ab'; --", "\U0001f600"]
+)
+def test_a_malformed_code_is_a_wrong_code_not_an_error(superuser, typed):
+    totp_device(superuser)
+    recovery = StaticDevice.objects.create(user=superuser, name="recovery codes", confirmed=True)
+    recovery.token_set.create(token="abcd2345")
+    client = password_only(superuser)
+
+    response = client.post(VERIFY, {"token": typed})
+
+    assert response.status_code == 200 and "not valid" in response.content.decode()
+    assert DEVICE_ID_SESSION_KEY not in client.session
+    assert recovery.token_set.count() == 1
+
+
+@pytest.mark.django_db
 def test_a_recovery_code_works_once_only(superuser):
     client = password_only(superuser)
     device = totp_device(superuser)
