@@ -117,13 +117,26 @@ def wait_until_dispatched(event: Event) -> Event:
     raise AssertionError(f"event {event.pk} was not dispatched within {DEADLINE_SECONDS} s")
 
 
-def other_sessions_on_test_database() -> int:
+def other_sessions_on_test_database() -> dict[int, str]:
+    """{backend pid: what it last ran} of the other sessions on the test database. A test of
+    the worker compares them before and after its run: what another test of this xdist
+    process left open is not the worker's."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
+            "SELECT pid, state || ': ' || left(query, 120) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-        return cursor.fetchone()[0]
+        return dict(cursor.fetchall())
+
+
+def sessions_left_open(before: dict[int, str], wait_seconds: float) -> dict[int, str]:
+    """The sessions opened since `before` that are still open after up to `wait_seconds`."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        left = {pid: q for pid, q in other_sessions_on_test_database().items() if pid not in before}
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +151,7 @@ def _forget_handler_threads():
 @pytest.mark.django_db(transaction=True)
 def test_worker_delivers_a_committed_event_under_the_publishers_correlation_id():
     config_before = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
+    sessions_before = other_sessions_on_test_database()
     with running_worker():
         # given: a job with its own correlation id
         token = correlation_id_set("cid-worker-1")
@@ -164,10 +178,7 @@ def test_worker_delivers_a_committed_event_under_the_publishers_correlation_id()
     delivery = EventDelivery.objects.get(event=event)
     assert (delivery.status, delivery.attempts) == ("done", 1)
     # the worker thread left no session open on the test database
-    deadline = time.monotonic() + 5
-    while other_sessions_on_test_database() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert other_sessions_on_test_database() == 0
+    assert sessions_left_open(sessions_before, wait_seconds=5) == {}
     # and the app is configured as before for the rest of the suite
     assert (celery_app.conf.broker_url, celery_app.conf.task_always_eager) == config_before
 

@@ -9,7 +9,7 @@ from apps.exclusions.fakes import FakeGamstop
 from apps.exclusions.models import BatchRun
 from apps.exclusions.tasks import batch_tick_task
 from apps.players.models import Player
-from tests.core.test_celery_worker import other_sessions_on_test_database, running_worker
+from tests.core.test_celery_worker import other_sessions_on_test_database, running_worker, sessions_left_open
 from tests.exclusions.batch_support import gamstop_config, open_sessions, players_bulk, session_and_token
 
 DEADLINE_SECONDS = 30
@@ -20,6 +20,7 @@ DEADLINE_SECONDS = 30
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_worker_runs_the_daily_recheck(brand, settings):
     settings.EXCLUSIONS_GAMSTOP_BATCH_SIZE = 100
+    sessions_before = other_sessions_on_test_database()
     with FakeGamstop() as gamstop, running_worker():
         # given: 250 GB players, two excluded on GAMSTOP, each of those with a game session
         gamstop_config(brand, gamstop)
@@ -39,10 +40,7 @@ def test_a_celery_worker_runs_the_daily_recheck(brand, settings):
             time.sleep(0.1)
 
     # the worker left no session open on the test database
-    deadline = time.monotonic() + 10
-    while other_sessions_on_test_database() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert other_sessions_on_test_database() == 0
+    assert sessions_left_open(sessions_before, wait_seconds=10) == {}
     run = BatchRun.objects.get()
     assert (run.players_total, run.chunks_total, run.chunks_done, run.hits, run.errors) == (250, 3, 3, 2, 0)
     assert len(gamstop.requests_to("/batch/v2")) == 3
