@@ -261,7 +261,11 @@ LARGE_WITHDRAWAL = "approve a large withdrawal"
 
 def _approving_large_withdrawal(model_admin, request, object_id, step) -> bool:
     """The payment page's Approve button, on a large withdrawal the user may approve."""
-    if step != "approve" or not model_admin.has_approve_permission(request) or not str(object_id).isdigit():
+    object_id = str(object_id)
+    # ASCII digits only: "²".isdigit() is true, and int() of it fails.
+    if step != "approve" or not model_admin.has_approve_permission(request):
+        return False
+    if not (object_id.isascii() and object_id.isdigit()):
         return False
     payments = selectors.payments_visible_to(request.user).filter(pk=int(object_id))
     return selectors.includes_large_withdrawal(payments)

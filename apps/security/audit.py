@@ -491,10 +491,12 @@ def _object_permission_changed(instance, *, granted: bool) -> None:
     content_type = instance.content_type
     target = f"{content_type.app_label}.{content_type.model}"
     brand_id = operator_id = None
-    if target == "tenants.brand" and str(instance.object_pk).isdigit():
-        brand_id = int(instance.object_pk)
-    elif target == "tenants.operator" and str(instance.object_pk).isdigit():
-        operator_id = int(instance.object_pk)
+    object_pk = str(instance.object_pk)
+    numeric = object_pk.isascii() and object_pk.isdigit()  # "²".isdigit() is true too
+    if target == "tenants.brand" and numeric:
+        brand_id = int(object_pk)
+    elif target == "tenants.operator" and numeric:
+        operator_id = int(object_pk)
     detail = {
         "change": "object_permission_granted" if granted else "object_permission_revoked",
         "permission": f"{instance.permission.content_type.app_label}.{instance.permission.codename}",

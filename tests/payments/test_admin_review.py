@@ -287,6 +287,15 @@ def test_a_step_is_post_only(reviewer, review_policy, withdrawal):
     assert Payment.objects.get(pk=payment.pk).status == Status.PENDING_REVIEW
 
 
+@pytest.mark.parametrize("object_id", ["²", "１２", "12x", "%00"])
+def test_a_step_on_a_malformed_id_is_a_missing_payment_not_an_error(reviewer, review_policy, object_id):
+    response = _client(reviewer).post(f"{QUEUE_URL}{object_id}/step/approve/")
+
+    # The admin's answer for an id that names nothing: back to the list with a message.
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/")
+
+
 # --- claim, approve, reject, escalate ----------------------------------------------------------
 
 
