@@ -14,7 +14,7 @@ from apps.core.events import publish
 from apps.core.models import Event
 from apps.payments.events import DepositCompleted, PaymentFailed, WithdrawalRequested
 from apps.players.events import PlayerLoggedIn, PlayerLoginRefused
-from apps.rules import services
+from apps.rules import catalogue, services
 from apps.rules.engine import rule_cache
 from apps.wallet.events import BetPlaced, TransactionRolledBack, WinSettled
 from tests.factories import PlayerFactory
@@ -25,9 +25,14 @@ _ids = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _fresh_rule_cache():
-    rule_cache.clear()
+    # The process keeps brand time zones and currency exponents by id; on SQLite a rolled-back
+    # test's ids come again, so another test's brand 1 (another jurisdiction) must not answer.
+    caches = (rule_cache.clear, catalogue._zone.cache_clear, catalogue._exponent.cache_clear)
+    for clear in caches:
+        clear()
     yield
-    rule_cache.clear()
+    for clear in caches:
+        clear()
 
 
 @pytest.fixture
