@@ -2,6 +2,7 @@
 from tests/games; PaymentIQ's integration is configured here, under its own name."""
 
 import pytest
+from django.contrib.auth.signals import user_login_failed
 
 from apps.core.actors import system_actor
 from apps.payments.providers.paymentiq.auth import verified_cache_clear
@@ -38,3 +39,16 @@ def piq_integration(brand):
     )
     yield configured
     verified_cache_clear()
+
+
+@pytest.fixture
+def failures():
+    """The user_login_failed signals sent during the test (their credentials)."""
+    seen = []
+
+    def receiver(sender, credentials, **kwargs):
+        seen.append(credentials)
+
+    user_login_failed.connect(receiver)
+    yield seen
+    user_login_failed.disconnect(receiver)

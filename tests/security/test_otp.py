@@ -10,7 +10,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from auditlog.models import LogEntry
 from axes.models import AccessAttempt
-from django.contrib.auth.signals import user_login_failed
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -59,19 +58,6 @@ def password_only(user) -> Client:
     client = Client()
     client.force_login(user, backend=MODEL_BACKEND)
     return client
-
-
-@pytest.fixture
-def failures():
-    """The user_login_failed signals sent during the test (their credentials)."""
-    seen = []
-
-    def receiver(sender, credentials, **kwargs):
-        seen.append(credentials)
-
-    user_login_failed.connect(receiver)
-    yield seen
-    user_login_failed.disconnect(receiver)
 
 
 # --- every door ---------------------------------------------------------------------------

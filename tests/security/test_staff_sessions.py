@@ -2,7 +2,6 @@
 
 import pytest
 import time_machine
-from django.contrib.auth.signals import user_login_failed
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -26,19 +25,6 @@ REAUTH_PAGE = "/admin/second-factor/reauth/"
 @pytest.fixture(autouse=True)
 def _no_otp_throttling(settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
-
-
-@pytest.fixture
-def failures_seen():
-    """The credentials of the user_login_failed signals sent during the test."""
-    seen = []
-
-    def receiver(sender, credentials, **kwargs):
-        seen.append(credentials)
-
-    user_login_failed.connect(receiver)
-    yield seen
-    user_login_failed.disconnect(receiver)
 
 
 @pytest.fixture
@@ -166,7 +152,7 @@ def test_the_reauth_expires(officer, large_withdrawal, traveller, settings):
     assert Payment.objects.get(pk=big.pk).approvals.count() == 0
 
 
-def test_a_wrong_password_or_code_is_refused_and_counted(officer, failures_seen):
+def test_a_wrong_password_or_code_is_refused_and_counted(officer, failures):
     client = APIClient()
     staff_login(client, officer)
     device = totp_device(officer)
@@ -177,7 +163,7 @@ def test_a_wrong_password_or_code_is_refused_and_counted(officer, failures_seen)
 
     assert (bad_password.status_code, bad_password.json()["error"]["code"]) == (400, "reauth_failed")
     assert (bad_code.status_code, bad_code.json()["error"]["code"]) == (400, "reauth_failed")
-    assert [c.get("stage") for c in failures_seen] == [None, "reauth"]
+    assert [c.get("stage") for c in failures] == [None, "reauth"]
     assert "staff_reauth_at" not in client.session
 
 

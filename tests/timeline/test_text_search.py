@@ -277,6 +277,7 @@ def test_the_admin_list_says_more_than_past_the_cap(client, agent, player, entri
 
     assert capped.context["cl"].result_count == 5
     assert "more than 5 timeline entries" in capped.content.decode()
+    assert "pages stop there: filter by player, category or brand" in capped.content.decode()
     assert exact.context["cl"].result_count == 2
     assert "2 timeline entries" in exact.content.decode()
     assert "more than" not in exact.content.decode()
