@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.core.actors import system_actor
+from apps.exclusions.models import MarketingExport
 from apps.payments import services as payments
 from apps.payments.models import Payment, ReviewPolicy
 from apps.players.models import Player
@@ -126,11 +127,13 @@ def test_approving_a_large_withdrawal_by_api_needs_a_recent_reauth(officer, larg
         assert client.post(f"{base}/{payment.pk}/claim/").status_code == 200
 
     refused = client.post(f"{base}/{big.pk}/approve/", {"reason": "ok"}, format="json")
+    approvals_after_refusal = Payment.objects.get(pk=big.pk).approvals.count()
     small_ok = client.post(f"{base}/{small.pk}/approve/", {"reason": "ok"}, format="json")
     confirmed = _reauth_api(client, officer)
     approved = client.post(f"{base}/{big.pk}/approve/", {"reason": "ok"}, format="json")
 
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "reauth_required")
+    assert approvals_after_refusal == 0
     assert small_ok.status_code == 200
     assert confirmed.status_code == 200 and "reauthenticated_until" in confirmed.json()
     assert approved.status_code == 200, approved.content
@@ -190,11 +193,14 @@ def test_a_marketing_export_by_api_needs_a_recent_reauth(officer, brand):
     body = {"brand": brand.pk, "purpose": "newsletter", "format": "csv"}
 
     refused = client.post("/api/v1/staff/exclusions/marketing-exports/", body, format="json")
+    exports_after_refusal = MarketingExport.objects.count()
     _reauth_api(client, officer)
     done = client.post("/api/v1/staff/exclusions/marketing-exports/", body, format="json")
 
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "reauth_required")
+    assert exports_after_refusal == 0
     assert done.status_code == 200, getattr(done, "content", b"")
+    assert MarketingExport.objects.count() == 1
 
 
 # --- re-authentication: the admin ----------------------------------------------------------
