@@ -23,7 +23,7 @@ aggregates read a month of real history and the backtest reads the same events.
 
 Live: events after the history (same mix and players), inserted undelivered, then
 processed in time order, single process: one at a time three ways and one what-if, and
-in batches two ways:
+in batches three ways:
 
   (a) `apps.rules.engine.rules_evaluate(event)` in its own transaction: the engine alone
       (fact insert, candidate rules, one aggregates query, cooldowns, hits, actions, the
@@ -43,15 +43,20 @@ in batches two ways:
       batch, timed with this one. The issue's figure: events through the dispatcher.
   (e) `outbox.events_dispatch(event_ids)` of the same batches, as
       `event_dispatch_batch_task` runs them: every handler, events marked dispatched.
+  (t) (d) with two threads in the one process, a pair of batches at a time, each thread
+      with its own database connection (a Celery worker with `--pool threads
+      --concurrency 2`): while one thread waits for PostgreSQL the other runs Python.
+      Its pg/ev is "-": its backends are not the main connection's.
 
-Each prints events/s, p50/p90/p99/max per event (per batch for (d) and (e)), the hits
-fired (and by how many rules), and for (a) and (s) the share of events and of time that
-went to the busiest 1% of players. Also the cost of one small synchronous commit on the
-machine: the floor under one transaction per event. Then where the time goes: statements per event by kind and
-their share of the time, the EXPLAIN ANALYZE of the aggregates statement for a typical and
-the busiest player, the cost of reloading the rule cache (every RULES_CACHE_SECONDS), and
-(when the target is missed, or --profile always) cProfile of (d), or of (a) when (d) was
-not run, written to benchmarks/results/.
+Each prints events/s, p50/p90/p99/max per event (per batch for (d) and (e), per pair of
+batches for (t)), the hits fired (and by how many rules), and for (a) and (s) the share of
+events and of time that went to the busiest 1% of players. Also the cost of one small
+synchronous commit on the machine: the floor under one transaction per event. Then where
+the time goes: statements per event by kind and their share of the time, the EXPLAIN
+ANALYZE of the aggregates statement for a typical and the busiest player, the cost of
+reloading the rule cache (every RULES_CACHE_SECONDS), and (when the target is missed, or
+--profile always) cProfile of (d), or of (a) when (d) was not run, written to
+benchmarks/results/.
 
 Backtest: `apps.rules.backtest.backtest_evaluate` of two rules over the --days of history,
 each in a fresh process (so its peak RSS is its own): a large bet against the player's
@@ -120,8 +125,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=300, help="live events before the first mode")
     parser.add_argument(
         "--modes",
-        default="a,s,b,c,d,e",
-        help="live modes: a, s (a with synchronous_commit off), b, c (one event at a time); d, e (batches)",
+        default="a,s,b,c,d,e,t",
+        help="live modes: a, s (synchronous_commit off), b, c (one event at a time); d, e, t (batches)",
     )
     parser.add_argument("--backtest", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
@@ -589,7 +594,16 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> dict:
+def _events_in(item) -> int:
+    """An item is an event or its id (1), a batch of ids, or a list of batches."""
+    if not isinstance(item, list):
+        return 1
+    return sum(len(batch) for batch in item) if item and isinstance(item[0], list) else len(item)
+
+
+def run_mode(
+    label: str, items: list, call, heavy: frozenset = frozenset(), *, own_backend: bool = True
+) -> dict:
     """Process `items` one by one with `call` (an item is an event, an event id, or a batch:
     a list of event ids; percentiles are then per batch). For Event items, also the share of the events
     and of the time that went to `heavy` players (the busiest 1%), and the statements sent
@@ -620,12 +634,12 @@ def run_mode(label: str, items: list, call, heavy: frozenset = frozenset()) -> d
     backend_after = backend_cpu_seconds()
     backend_cpu = (
         backend_after[1] - backend_before[1]
-        if backend_before and backend_after and backend_before[0] == backend_after[0]
+        if own_backend and backend_before and backend_after and backend_before[0] == backend_after[0]
         else None
     )
     after = Counts.now()
     rules_fired = RuleHit.objects.filter(pk__gt=last_hit).values("rule_id").distinct().count()
-    events = sum(len(item) if isinstance(item, list) else 1 for item in items)
+    events = sum(_events_in(item) for item in items)
     ms = [x * 1000 for x in latencies]
     heavy_events = heavy_seconds = 0
     for item, seconds in zip(items, latencies, strict=True):
@@ -712,6 +726,37 @@ def mode_calls():
 
         return run
 
+    def relayed_threads(call, threads: int = 2):
+        """`relayed`, with the batches of a pair run at once by a pool of `threads` threads
+        (each with its own database connection): a worker process whose pool is threads."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        from apps.core import relay
+        from apps.core.actors import audit_as, system_actor
+
+        local = threading.local()
+        pool = ThreadPoolExecutor(threads)
+
+        def one(event_ids):
+            local.followers = []
+            with audit_as(system_actor("outbox")):
+                call(event_ids)
+                while local.followers:
+                    batch = local.followers[:]
+                    local.followers.clear()
+                    outbox.events_dispatch(event_ids=batch)
+
+        def run(batches):
+            original = relay.dispatch_after_commit
+            relay.dispatch_after_commit = lambda event_id, traceparent="": local.followers.append(event_id)
+            try:
+                list(pool.map(one, batches))
+            finally:
+                relay.dispatch_after_commit = original
+
+        return run
+
     def rules_batch_delivery(event_ids):
         events = list(Event.objects.filter(pk__in=event_ids).order_by("pk"))
         subscribed = [e for e in events if any(s.name == RULES_HANDLER for s in subscriptions_for(e.type))]
@@ -727,6 +772,7 @@ def mode_calls():
         "c": dispatch,
         "d": relayed(rules_batch_delivery),
         "e": relayed(dispatch_batch),
+        "t": relayed_threads(rules_batch_delivery),
     }
 
 
@@ -737,15 +783,16 @@ MODE_LABELS = {
     "c": "(c) event_dispatch, all handlers",
     "d": "(d) batch delivery, rules handler",
     "e": "(e) events_dispatch, all handlers",
+    "t": "(t) = (d), two threads, one process",
 }
-BATCH_MODES = ("d", "e")
+BATCH_MODES = ("d", "e", "t")
 
 
 def live_slices(first_id: int, last_id: int, args) -> dict[str, list[int]]:
     ids = list(range(first_id, last_id + 1))
     slices, at = {}, 0
     sizes = {"a": args.events, "s": args.events, "b": args.outbox_events, "c": args.outbox_events}
-    sizes |= {"d": args.events, "e": args.events}
+    sizes |= {"d": args.events, "e": args.events, "t": args.events}
     for name, size in (("warmup", args.warmup), *((m, sizes[m]) for m in args.mode_list), ("analysis", 1000)):
         slices[name] = ids[at : at + size]
         at += size
@@ -1050,6 +1097,9 @@ def main(argv=None) -> int:
             rules_create(officer, brand, args.rules)
         wrong = facts_check(brand, end)
         print(f"  facts check: {wrong} of 2000 sampled events differ from catalogue.fact_from_event")
+        with connection.cursor() as cursor, _step("CHECKPOINT"):
+            # The fill's writes go to disk now, not while the live modes are timed.
+            cursor.execute("CHECKPOINT")
         print(f"  fill total {time.perf_counter() - fill_started:.0f} s")
         for name, tuples, table_size, index_size in table_sizes():
             print(f"  {name}: ~{tuples:,} rows, table {table_size}, indexes {index_size}")
@@ -1089,11 +1139,15 @@ def main(argv=None) -> int:
                 if mode in BATCH_MODES:  # as the relay sends them: BATCH_MAX ids a message
                     size = relay.BATCH_MAX
                     items = [items[i : i + size] for i in range(0, len(items), size)]
+                if mode == "t":  # a pair of batches at a time, one on each thread
+                    items = [items[i : i + 2] for i in range(0, len(items), 2)]
                 if mode in ("a", "s"):
                     items = events_by_id(items)
                     if mode == mode_first_engine:
                         print(f"  mix of the live events: {type_mix(items)}")
-                results.append(run_mode(MODE_LABELS[mode], items, calls[mode], frozenset(heavy)))
+                results.append(
+                    run_mode(MODE_LABELS[mode], items, calls[mode], frozenset(heavy), own_backend=mode != "t")
+                )
         print(
             f"\n{'mode':<40} {'events':>6} {'events/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
             f" {'max ms':>7} {'stmts':>5} {'hits':>5} {'rules':>5} {'markers':>7} {'tasks':>5}"
