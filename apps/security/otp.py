@@ -10,7 +10,7 @@ websocket (interface.staff_session_valid).
 A wrong code is refused by the device (django-otp's exponential throttling) and reported
 as a failed sign-in (user_login_failed, credentials {"username", "stage"}), so that axes
 counts it toward the lockout and the audit trail records it; the session of an account
-that this locks out is ended.
+that this locks out is ended. An accepted code clears the count (`otp_success_record`).
 """
 
 import base64
@@ -20,6 +20,7 @@ from io import BytesIO
 
 import django_otp
 from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth.signals import user_login_failed
@@ -183,6 +184,17 @@ def otp_failure_record(request, user, *, stage: str = "otp") -> bool:
     return False
 
 
+def otp_success_record(request, user) -> None:
+    """A code was accepted: the failures counted toward the account's lockout from this
+    address start again, as a right password's do at sign-in (AXES_RESET_ON_SUCCESS, which
+    acts on the password alone). Without it, wrong codes at re-authentication in a long
+    session added up to a lockout however many right ones came between. A guesser gains
+    nothing: a right code is what they lack, and django-otp throttles the wrong ones."""
+    address = get_client_ip_address(request)
+    if address:  # without one, the count is left: it must not clear other addresses' failures
+        AxesProxyHandler.reset_attempts(ip_address=address, username=user.get_username())
+
+
 # --- re-authentication ---------------------------------------------------------------------
 def reauth_fresh(request) -> bool:
     """Password and code were confirmed in this verified session within STAFF_REAUTH_SECONDS."""
@@ -216,6 +228,7 @@ def reauth_check(request, *, password: str, token: str) -> float:
         if otp_failure_record(request, user, stage="reauth"):
             raise AccountLocked()
         raise ReauthFailed()
+    otp_success_record(request, user)
     now = time.time()
     request.session[REAUTH_AT] = now
     return now + settings.STAFF_REAUTH_SECONDS

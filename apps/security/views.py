@@ -83,6 +83,7 @@ def otp_enrol(request):
                 return _locked_out(request)
             error = exc.message
         else:
+            otp.otp_success_record(request, user)
             request.session.cycle_key()
             django_otp.login(request, device)
             return _page(request, "otp_codes.html", "Your recovery codes", codes=codes)
@@ -116,6 +117,7 @@ def otp_verify(request):
                 return _locked_out(request)
             error = "The code is not valid (or was used already). Try the current code."
         else:
+            otp.otp_success_record(request, user)
             request.session.cycle_key()
             django_otp.login(request, device)
             if device.name == otp.RECOVERY_NAME:

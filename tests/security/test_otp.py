@@ -184,6 +184,7 @@ def test_enrolment_shows_a_qr_code_confirms_with_a_code_and_shows_ten_recovery_c
     key = _secret(html)
     wrong = client.post(ENROL, {"token": str((int(_code(key)) + 1) % 1_000_000).zfill(6), "next": "/admin/"})
     still_unconfirmed = TOTPDevice.objects.get(user=officer)
+    counted = AccessAttempt.objects.get(username=officer.username).failures_since_start
     done = client.post(ENROL, {"token": _code(key), "next": "/admin/payments/payment/"})
     codes = re.findall(r"<li>([a-z2-7]{8})</li>", done.content.decode())
 
@@ -191,7 +192,8 @@ def test_enrolment_shows_a_qr_code_confirms_with_a_code_and_shows_ten_recovery_c
     assert wrong.status_code == 200 and "not valid" in wrong.content.decode()
     assert still_unconfirmed.confirmed is False
     assert failures == [{"username": officer.username, "stage": "otp"}]
-    assert AccessAttempt.objects.get(username=officer.username).failures_since_start == 1
+    assert counted == 1
+    assert not AccessAttempt.objects.filter(username=officer.username).exists()  # the right code cleared it
     assert done.status_code == 200
     assert len(set(codes)) == 10
     assert sorted(StaticToken.objects.filter(device__user=officer).values_list("token", flat=True)) == sorted(
@@ -250,6 +252,31 @@ def test_a_wrong_code_is_refused_reported_and_locks_out_at_the_axes_limit(superu
     assert after.status_code == 302 and after["Location"].startswith("/admin/login/")
     login = Client().post("/admin/login/", {"username": superuser.username, "password": STAFF_PASSWORD})
     assert login.status_code in (403, 429)
+
+
+@pytest.mark.django_db
+def test_an_accepted_code_clears_the_failures_counted_toward_the_lockout(superuser, failures, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    device = totp_device(superuser)
+    wrong = str((int(totp_now(device)) + 1) % 1_000_000).zfill(6)
+    first = password_only(superuser)
+    first.post(VERIFY, {"token": wrong})
+    first.post(VERIFY, {"token": wrong})
+    counted_before = AccessAttempt.objects.get(username=superuser.username).failures_since_start
+
+    accepted = first.post(VERIFY, {"token": totp_now(device)})
+    left_after = AccessAttempt.objects.filter(username=superuser.username).count()
+    # Two more wrong codes in a later session: without the reset they would make four, a lockout.
+    later = password_only(superuser)
+    later.post(VERIFY, {"token": wrong})
+    still_open = later.post(VERIFY, {"token": wrong})
+
+    assert counted_before == 2
+    assert accepted.status_code == 302 and first.session[DEVICE_ID_SESSION_KEY] == device.persistent_id
+    assert left_after == 0
+    assert AccessAttempt.objects.get(username=superuser.username).failures_since_start == 2
+    assert still_open.status_code == 200 and "not valid" in still_open.content.decode()
+    assert len(failures) == 4
 
 
 @pytest.mark.django_db

@@ -2,6 +2,7 @@
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -168,6 +169,25 @@ def test_a_wrong_password_or_code_is_refused_and_counted(officer, failures):
     assert (bad_code.status_code, bad_code.json()["error"]["code"]) == (400, "reauth_failed")
     assert [c.get("stage") for c in failures] == [None, "reauth"]
     assert "staff_reauth_at" not in client.session
+
+
+def test_a_right_reauth_clears_the_wrong_codes_before_it(officer, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's own delay after a wrong code
+    client = APIClient()
+    staff_login(client, officer)
+    device = totp_device(officer)
+    wrong_code = str((int(totp_now(device)) + 1) % 1_000_000).zfill(6)
+
+    wrong = [_reauth_api(client, officer, token=wrong_code) for _ in range(2)]
+    right = _reauth_api(client, officer)
+    wrong_again = [_reauth_api(client, officer, token=wrong_code) for _ in range(2)]
+
+    # Four wrong codes, but never three without a right one between: not locked out.
+    assert [r.json()["error"]["code"] for r in wrong + wrong_again] == ["reauth_failed"] * 4
+    assert right.status_code == 200
+    assert AccessAttempt.objects.get(username=officer.username).failures_since_start == 2
+    assert client.get("/api/v1/staff/brands/").status_code == 200
 
 
 def test_staff_limit_changes_by_api_need_a_recent_reauth(officer, brand):
