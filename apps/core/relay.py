@@ -19,6 +19,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.db import connections
 
 from apps.observability import tracing
 from pam.celery import app as celery_app
@@ -72,6 +73,11 @@ class EventRelay:
                 wakeup.clear()
             for start in range(0, len(batch), BATCH_MAX):
                 self._publish(batch[start : start + BATCH_MAX])
+            if celery_app.conf.task_always_eager:
+                # Celery was made eager after these were queued (a test restoring its
+                # settings): the tasks ran here, on this thread's own database connections,
+                # which nothing else would close.
+                connections.close_all()
             with self._lock:
                 if not self._pending:
                     self._idle.set()
