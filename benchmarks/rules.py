@@ -22,8 +22,9 @@ stored them (a sample is checked against `catalogue.fact_from_event`), so the li
 aggregates read a month of real history and the backtest reads the same events.
 
 Live: events after the history (same mix and players), inserted undelivered, then
-processed in time order, single process: one at a time three ways and one what-if, and
-in batches three ways:
+processed in time order, single process, with its set-up objects first frozen out of the
+garbage collector as a Celery worker's are (`pam.celery.gc_freeze_long_lived`; not with
+--no-gc-freeze): one at a time three ways and one what-if, and in batches three ways:
 
   (a) `apps.rules.engine.rules_evaluate(event)` in its own transaction: the engine alone
       (fact insert, candidate rules, one aggregates query, cooldowns, hits, actions, the
@@ -129,6 +130,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="live modes: a, s (synchronous_commit off), b, c (one event at a time); d, e, t (batches)",
     )
     parser.add_argument("--backtest", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--gc-freeze",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="freeze the set-up objects before the live modes, as a Celery worker does (pam/celery.py)",
+    )
     parser.add_argument(
         "--profile",
         choices=["auto", "always", "never"],
@@ -1128,6 +1135,11 @@ def main(argv=None) -> int:
         calls = mode_calls()
         rule_cache.clear()
         print("\nlive, single process, events in time order:")
+        if args.gc_freeze:
+            from pam.celery import gc_freeze_long_lived
+
+            frozen = gc_freeze_long_lived()
+            print(f"  {frozen:,} long-lived objects frozen out of the garbage collector, as a worker does")
         warm = events_by_id(slices["warmup"])
         for event in warm:
             calls["a"](event)

@@ -223,6 +223,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Celery workers move their set-up objects out of the garbage collector's reach once
+# started (pam/celery.py: gc_freeze_long_lived).
+WORKER_GC_FREEZE = env.bool("WORKER_GC_FREEZE", default=True)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "apps.core.tasks.outbox_sweep_task",

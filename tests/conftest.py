@@ -24,6 +24,8 @@ def _redis_url_for_worker(url: str) -> str:
 
 
 def pytest_configure(config):
+    # The Celery workers the tests start run in the test process: it is not to be frozen.
+    settings.WORKER_GC_FREEZE = False
     engine = settings.DATABASES["default"]["ENGINE"]
     if IN_CI and (engine != "django.db.backends.postgresql" or not settings.REDIS_URL):
         pytest.exit("CI must run the suite on PostgreSQL and Redis (DATABASE_URL, REDIS_URL).", returncode=1)
