@@ -711,6 +711,13 @@ def mode_calls():
         s for event_type in TRIGGER_TYPES for s in subscriptions_for(event_type) if s.name == RULES_HANDLER
     )
 
+    def followers_dispatch(followers: list[int]) -> None:
+        """Dispatch what the handlers published, as the worker's next batches, until none is left."""
+        while followers:
+            batch = followers[:]
+            followers.clear()
+            outbox.events_dispatch(event_ids=batch)
+
     def relayed(call):
         """A batch as a worker runs it: what its handlers publish goes to the process's
         relay (not to eager Celery, one event at a time), whose message is the worker's
@@ -724,10 +731,7 @@ def mode_calls():
             relay.dispatch_after_commit = lambda event_id, traceparent="": followers.append(event_id)
             try:
                 call(event_ids)
-                while followers:
-                    batch = followers[:]
-                    followers.clear()
-                    outbox.events_dispatch(event_ids=batch)
+                followers_dispatch(followers)
             finally:
                 relay.dispatch_after_commit = original
 
@@ -749,10 +753,7 @@ def mode_calls():
             local.followers = []
             with audit_as(system_actor("outbox")):
                 call(event_ids)
-                while local.followers:
-                    batch = local.followers[:]
-                    local.followers.clear()
-                    outbox.events_dispatch(event_ids=batch)
+                followers_dispatch(local.followers)
 
         def run(batches):
             original = relay.dispatch_after_commit

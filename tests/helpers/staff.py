@@ -30,6 +30,11 @@ def totp_now(device: TOTPDevice, *, offset_steps: int = 0) -> str:
     return str(code).zfill(device.digits)
 
 
+def totp_wrong(device: TOTPDevice) -> str:
+    """A well-formed code that is not the device's current one."""
+    return str((int(totp_now(device)) + 1) % 10**device.digits).zfill(device.digits)
+
+
 def staff_login(client, user, *, reauthenticated: bool = False, backend: str = MODEL_BACKEND):
     """Sign `user` in on `client` (Django's Client or DRF's APIClient) with a verified second
     factor; the device."""

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 
 from apps.players.services import player_login
 from tests.factories import PLAYER_PASSWORD, STAFF_PASSWORD, PlayerFactory
-from tests.helpers.staff import MODEL_BACKEND, staff_login, totp_device, totp_now
+from tests.helpers.staff import MODEL_BACKEND, staff_login, totp_device, totp_now, totp_wrong
 
 ENROL = "/admin/second-factor/enrol/"
 VERIFY = "/admin/second-factor/verify/"
@@ -236,7 +236,7 @@ def test_a_wrong_code_is_refused_reported_and_locks_out_at_the_axes_limit(superu
     settings.AXES_FAILURE_LIMIT = 3
     device = totp_device(superuser)
     client = password_only(superuser)
-    wrong = str((int(totp_now(device)) + 1) % 1_000_000).zfill(6)
+    wrong = totp_wrong(device)
 
     first = client.post(VERIFY, {"token": wrong})
     client.post(VERIFY, {"token": "not-a-code"})
@@ -258,7 +258,7 @@ def test_a_wrong_code_is_refused_reported_and_locks_out_at_the_axes_limit(superu
 def test_an_accepted_code_clears_the_failures_counted_toward_the_lockout(superuser, failures, settings):
     settings.AXES_FAILURE_LIMIT = 3
     device = totp_device(superuser)
-    wrong = str((int(totp_now(device)) + 1) % 1_000_000).zfill(6)
+    wrong = totp_wrong(device)
     first = password_only(superuser)
     first.post(VERIFY, {"token": wrong})
     first.post(VERIFY, {"token": wrong})

@@ -16,7 +16,7 @@ from apps.responsible_gaming import services as rg
 from apps.responsible_gaming.models import LimitChange
 from apps.wallet.services import deposit_credit, wallet_get_or_create
 from tests.factories import STAFF_PASSWORD, PlayerFactory
-from tests.helpers.staff import staff_login, totp_device, totp_now
+from tests.helpers.staff import staff_login, totp_device, totp_now, totp_wrong
 
 pytestmark = pytest.mark.django_db
 PROVIDER = system_actor("test-provider")
@@ -160,7 +160,7 @@ def test_a_wrong_password_or_code_is_refused_and_counted(officer, failures):
     client = APIClient()
     staff_login(client, officer)
     device = totp_device(officer)
-    wrong_code = str((int(totp_now(device)) + 1) % 1_000_000).zfill(6)
+    wrong_code = totp_wrong(device)
 
     bad_password = _reauth_api(client, officer, password="not-the-password")
     bad_code = _reauth_api(client, officer, token=wrong_code)
@@ -177,7 +177,7 @@ def test_a_right_reauth_clears_the_wrong_codes_before_it(officer, settings):
     client = APIClient()
     staff_login(client, officer)
     device = totp_device(officer)
-    wrong_code = str((int(totp_now(device)) + 1) % 1_000_000).zfill(6)
+    wrong_code = totp_wrong(device)
 
     wrong = [_reauth_api(client, officer, token=wrong_code) for _ in range(2)]
     right = _reauth_api(client, officer)
@@ -275,7 +275,7 @@ def test_the_admin_reauth_page_refuses_a_wrong_code(officer):
     client = Client()
     staff_login(client, officer)
     device = totp_device(officer)
-    wrong = str((int(totp_now(device)) + 1) % 1_000_000).zfill(6)
+    wrong = totp_wrong(device)
 
     response = client.post(REAUTH_PAGE, {"password": STAFF_PASSWORD, "token": wrong, "next": "/admin/"})
 
