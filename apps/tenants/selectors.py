@@ -13,6 +13,7 @@ A grant, a revocation, a group change or a new brand in the same request drops t
 """
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import Q, QuerySet
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
@@ -46,11 +47,63 @@ def brand_ids_visible_to(user) -> list[int]:
         return []
 
     def compute() -> list[int]:
-        # Built only when needed: guardian's querysets cost ~8 ms of Python to build.
-        granted = Brand.objects.all() if user.is_superuser else _brands_granted(user)
-        return list(granted.order_by("pk").values_list("pk", flat=True))
+        if user.is_superuser:
+            return list(Brand.objects.order_by("pk").values_list("pk", flat=True))
+        return _brand_ids_granted(user)
 
     return request_memo(("brand_ids_visible_to", user.pk), compute)
+
+
+# The grants guardian reads for _brands_granted: object permissions on brands, and on
+# their operators, held by the user or by a group they are in (guardian's tables, Django's
+# permission table, the staff user's groups table).
+_BRAND_IDS_GRANTED = """
+SELECT b.id FROM tenants_brand b
+WHERE CAST(b.id AS VARCHAR(255)) IN (
+    SELECT up.object_pk FROM guardian_userobjectpermission up
+    JOIN auth_permission p ON p.id = up.permission_id
+    WHERE up.user_id = %(user)s AND p.codename = 'access_brand'
+      AND p.content_type_id = %(brand_type)s
+    UNION ALL
+    SELECT gp.object_pk FROM guardian_groupobjectpermission gp
+    JOIN auth_permission p ON p.id = gp.permission_id
+    JOIN tenants_staffuser_groups m ON m.group_id = gp.group_id
+    WHERE m.staffuser_id = %(user)s AND p.codename = 'access_brand'
+      AND p.content_type_id = %(brand_type)s
+) OR CAST(b.operator_id AS VARCHAR(255)) IN (
+    SELECT up.object_pk FROM guardian_userobjectpermission up
+    JOIN auth_permission p ON p.id = up.permission_id
+    WHERE up.user_id = %(user)s AND p.codename = 'access_operator'
+      AND p.content_type_id = %(operator_type)s
+    UNION ALL
+    SELECT gp.object_pk FROM guardian_groupobjectpermission gp
+    JOIN auth_permission p ON p.id = gp.permission_id
+    JOIN tenants_staffuser_groups m ON m.group_id = gp.group_id
+    WHERE m.staffuser_id = %(user)s AND p.codename = 'access_operator'
+      AND p.content_type_id = %(operator_type)s
+)
+ORDER BY b.id
+"""
+
+
+def _brand_ids_granted(user) -> list[int]:
+    """The ids of _brands_granted(user), sorted, in one statement of fixed text.
+
+    The same grants guardian reads (its user and group object permissions on brands and
+    on operators, no global grants), without building guardian's nested querysets: those
+    cost 2.5 ms of Python a request on a fast machine, the statement 0.3 ms. Every staff
+    request that lists or checks anything runs this once (the request memo).
+    tests/tenants/test_scoping_selectors.py holds it equal to _brands_granted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BRAND_IDS_GRANTED,
+            {
+                "user": user.pk,
+                "brand_type": ContentType.objects.get_for_model(Brand).pk,
+                "operator_type": ContentType.objects.get_for_model(Operator).pk,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _brands_granted(user) -> QuerySet[Brand]:

@@ -1,14 +1,20 @@
 """The scoping selectors every list goes through, and the action-level check user_can."""
 
+import random
+
 import pytest
-from django.contrib.auth.models import AnonymousUser, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission
 from guardian.shortcuts import assign_perm, remove_perm
 
+from apps.core.request_cache import request_cache_close, request_cache_open
 from apps.players.selectors import player_get, players_visible_to
 from apps.tenants.models import Brand
 from apps.tenants.permissions import user_can
 from apps.tenants.selectors import (
+    _brand_ids_granted,
+    _brands_granted,
     brand_get,
+    brand_ids_visible_to,
     brands_visible_to,
     operators_administered_by,
     operators_visible_to,
@@ -221,3 +227,58 @@ def test_object_permission_on_a_player_is_not_an_action_permission(world, make_s
     user = make_staff(None, brands=[world["A"]])
     assign_perm("players.change_player_status", user, world["players"]["A"])
     assert user_can(user, "players.change_player_status", brand_id=world["A"].pk) is False
+
+
+# --- the brand ids a request reads: one statement, held equal to guardian's querysets ------------
+
+
+def _granted_by_guardian(user) -> list[int]:
+    return list(_brands_granted(user).order_by("pk").values_list("pk", flat=True))
+
+
+def _in_a_request(read):
+    token = request_cache_open()
+    try:
+        return read()
+    finally:
+        request_cache_close(token)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_requests_brand_statement_equals_guardians_grants(seed, world, make_staff):
+    # Given random grants: people and groups holding brands and operators, people in groups
+    rng = random.Random(seed)
+    operators = [world["A"].operator, world["B"].operator]
+    brands = [world["A"], world["A2"], world["B"], BrandFactory(operator=operators[1], code=f"brand-b{seed}")]
+    groups = [Group.objects.create(name=f"desk-{seed}-{i}") for i in range(3)]
+    people = [make_staff("Support agent") for _ in range(5)]
+    for holder in [*people, *groups]:
+        for target in rng.sample(brands, rng.randint(0, 2)):
+            assign_perm("tenants.access_brand", holder, target)
+        for target in rng.sample(operators, rng.randint(0, 1)):
+            assign_perm("tenants.access_operator", holder, target)
+    for person in people:
+        person.groups.add(*rng.sample(groups, rng.randint(0, 2)))
+    # A grant of another permission on a brand opens nothing
+    assign_perm("tenants.view_brand", people[0], world["B"])
+    for person in people:
+        # When a request reads the brands the person sees
+        in_request = _in_a_request(lambda person=person: brand_ids_visible_to(person))
+        # Then they are exactly what guardian's querysets grant, in order
+        assert in_request == _brand_ids_granted(person) == _granted_by_guardian(person)
+
+
+def test_a_groups_grants_open_brands_to_its_members_until_they_leave(world, make_staff):
+    # Given a desk (group) holding brand B, and operator A
+    desk = Group.objects.create(name="night desk")
+    assign_perm("tenants.access_brand", desk, world["B"])
+    assign_perm("tenants.access_operator", desk, world["A"].operator)
+    person = make_staff("Support agent")
+    assert _in_a_request(lambda: brand_ids_visible_to(person)) == []
+    # When the person joins the desk, then every brand it holds is theirs
+    person.groups.add(desk)
+    everything = sorted(b.pk for b in (world["A"], world["A2"], world["B"]))
+    assert _in_a_request(lambda: brand_ids_visible_to(person)) == everything
+    # And when they leave, none is
+    person.groups.remove(desk)
+    assert _in_a_request(lambda: brand_ids_visible_to(person)) == []
