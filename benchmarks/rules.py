@@ -41,13 +41,14 @@ garbage collector as a Celery worker's are (`pam.celery.gc_freeze_long_lived`; n
       relay-sized batches (`relay.BATCH_MAX` event ids, as one Celery message carries
       them): one transaction, one delivery statement, the engine's batch
       (`rules_evaluate_batch`). What the hits publish is dispatched as the worker's next
-      batch, timed with this one. The issue's figure: events through the dispatcher.
+      batch, timed with this one. Events through the dispatcher, on one thread.
   (e) `outbox.events_dispatch(event_ids)` of the same batches, as
       `event_dispatch_batch_task` runs them: every handler, events marked dispatched.
   (t) (d) with two threads in the one process, a pair of batches at a time, each thread
-      with its own database connection (a Celery worker with `--pool threads
-      --concurrency 2`): while one thread waits for PostgreSQL the other runs Python.
-      Its pg/ev is "-": its backends are not the main connection's.
+      with its own database connection, as the outbox's worker runs them in production
+      (its own queue, `--pool threads --concurrency 2`): while one thread waits for
+      PostgreSQL the other runs Python. Its pg/ev is "-": its backends are not the main
+      connection's. The target is judged on (t) when it runs, else on (d).
 
 Each prints events/s, p50/p90/p99/max per event (per batch for (d) and (e), per pair of
 batches for (t)), the hits fired (and by how many rules), and for (a) and (s) the share of
@@ -791,7 +792,7 @@ MODE_LABELS = {
     "c": "(c) event_dispatch, all handlers",
     "d": "(d) batch delivery, rules handler",
     "e": "(e) events_dispatch, all handlers",
-    "t": "(t) = (d), two threads, one process",
+    "t": "(t) = (d), two threads: outbox worker",
 }
 BATCH_MODES = ("d", "e", "t")
 
@@ -1200,16 +1201,20 @@ def main(argv=None) -> int:
         )
         figures["commit_ms"] = commit
         figures["live"] = results
-        # The figure: events through the dispatcher to the engine. The relay hands
-        # the worker batches, so (d) is how the worker delivers them; (a) without it.
-        engine = next((r for r in results if r["mode"][:3] in ("(d)", "(a)")), None)
-        engine = next((r for r in results if r["mode"].startswith("(d)")), engine)
+        # The figure: events through the dispatcher to the engine, per worker
+        # process. The relay hands the worker batches; the outbox's worker runs them on two
+        # threads (settings: the outbox queue, `--pool threads --concurrency 2`), which is
+        # (t); (d) is the same on one thread, (a) without batches.
+        by_mode = {r["mode"][:3]: r for r in results}
+        engine = by_mode.get("(t)") or by_mode.get("(d)") or by_mode.get("(a)")
         if engine is not None:
             met = engine["events_per_second"] >= TARGET_EVENTS_PER_SECOND
             print(
                 f"target {engine['mode'][:3]} >= {TARGET_EVENTS_PER_SECOND:,} events/s per worker process:"
                 f" {engine['events_per_second']:,.0f} -> {'MET' if met else 'MISS'}"
             )
+            if engine is not by_mode.get("(d)") and "(d)" in by_mode:
+                print(f"  (d), the same on one thread: {by_mode['(d)']['events_per_second']:,.0f} events/s")
             if not met:
                 missed.append("engine")
         hits_total = RuleHit.objects.count()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -223,6 +224,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Two queues. "outbox": the delivery of committed events to their handlers (the relay's
+# batches, single dispatches, the sweep): short tasks that mostly wait for PostgreSQL, run
+# in production by a worker of two threads (`-Q outbox --pool threads --concurrency 2`:
+# one thread's Python runs while the other waits). "celery": everything else (backtests,
+# register syncs, reconciliations, reports), long or CPU-bound work for a prefork worker.
+# A worker started without -Q consumes both (development, the tests' workers).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+OUTBOX_QUEUE = "outbox"
+# Each bound by its own name: without a routing key both would be bound by "celery".
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, OUTBOX_QUEUE)
+)
+CELERY_TASK_ROUTES = {
+    "apps.core.tasks.event_dispatch_task": {"queue": OUTBOX_QUEUE},
+    "apps.core.tasks.event_dispatch_batch_task": {"queue": OUTBOX_QUEUE},
+    "apps.core.tasks.outbox_sweep_task": {"queue": OUTBOX_QUEUE},
+}
 # Celery workers move their set-up objects out of the garbage collector's reach once
 # started (pam/celery.py: gc_freeze_long_lived).
 WORKER_GC_FREEZE = env.bool("WORKER_GC_FREEZE", default=True)

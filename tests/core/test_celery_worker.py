@@ -82,8 +82,9 @@ def celery_configured(**overrides):
 
 
 @contextlib.contextmanager
-def running_worker():
-    """pam's Celery app on this xdist worker's Redis database, with a real worker in a thread."""
+def running_worker(*, pool: str = "solo", concurrency: int = 1, queues: list[str] | None = None):
+    """pam's Celery app on this xdist worker's Redis database, with a real worker in a thread
+    (by default one solo worker consuming every queue, as a worker started without -Q)."""
     with celery_configured(
         broker_url=settings.REDIS_URL,
         task_always_eager=False,
@@ -94,7 +95,12 @@ def running_worker():
         root_level = logging.getLogger().level  # the worker's log setup lowers it to its loglevel
         try:
             with start_worker(
-                celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20
+                celery_app,
+                pool=pool,
+                concurrency=concurrency,
+                queues=queues,
+                perform_ping_check=False,
+                shutdown_timeout=20,
             ) as worker:
                 yield worker
         finally:
@@ -118,6 +124,17 @@ def wait_until_dispatched(event: Event) -> Event:
             return event
         time.sleep(0.05)
     raise AssertionError(f"event {event.pk} was not dispatched within {DEADLINE_SECONDS} s")
+
+
+def commit_each_and_wait_until_dispatched(count: int, label: str) -> list[Event]:
+    """`count` changes committed one after another, each publishing one event; returns the
+    events once a worker has dispatched every one (fails after the deadline otherwise)."""
+    events = []
+    for i in range(count):
+        with transaction.atomic():
+            events.append(publish(PigeonSent(message=f"{label} {i}"), actor=system_actor("test")))
+    assert relay.flush(timeout=10)
+    return [wait_until_dispatched(event) for event in events]
 
 
 def other_sessions_on_test_database() -> dict[int, str]:
@@ -234,15 +251,8 @@ def test_the_relay_hands_a_burst_of_commits_to_the_broker_in_a_few_messages(sett
     try:
         with running_worker():
             # when: twenty changes commit one after another, each with its own event
-            events = []
-            for i in range(20):
-                with transaction.atomic():
-                    events.append(publish(PigeonSent(message=f"burst {i}"), actor=system_actor("test")))
-            assert relay.flush(timeout=10)
-
             # then: every event reached the worker and was delivered
-            for event in events:
-                wait_until_dispatched(event)
+            events = commit_each_and_wait_until_dispatched(20, "burst")
     finally:
         signals.before_task_publish.disconnect(count)
 
@@ -251,6 +261,62 @@ def test_the_relay_hands_a_burst_of_commits_to_the_broker_in_a_few_messages(sett
     assert 1 <= len(published) <= 3
     assert sorted(i for batch in published for i in batch) == sorted(e.pk for e in events)
     assert [runs_of("pigeon", e).count() for e in events] == [1] * 20
+
+
+OUTBOX_TASKS = {
+    "apps.core.tasks.event_dispatch_task",
+    "apps.core.tasks.event_dispatch_batch_task",
+    "apps.core.tasks.outbox_sweep_task",
+}
+
+
+def test_the_outbox_has_a_queue_of_its_own_and_a_worker_without_q_consumes_both():
+    # Given every task the apps register
+    celery_app.loader.import_default_modules()
+    ours = {name for name in celery_app.tasks if name.startswith("apps.")}
+    assert OUTBOX_TASKS.issubset(ours) and ours != OUTBOX_TASKS
+    # Then the outbox's go to its queue, every other one to the default queue
+    route = celery_app.amqp.router.route
+    assert {name: route({}, name)["queue"].name for name in OUTBOX_TASKS} == dict.fromkeys(
+        OUTBOX_TASKS, "outbox"
+    )
+    others = ours - OUTBOX_TASKS
+    assert {route({}, name)["queue"].name for name in others} == {"celery"}
+    assert "apps.rules.tasks.backtest_run_task" in others
+    # And a worker told no queue consumes both, each bound by its own name only
+    assert {name: queue.routing_key for name, queue in celery_app.amqp.queues.items()} == {
+        "celery": "celery",
+        "outbox": "outbox",
+    }
+
+
+@pytest.mark.celery_worker
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_threaded_worker_on_the_outbox_queue_alone_delivers_every_event_once(settings):
+    # Given a worker as production runs the outbox's: its queue only, two threads
+    settings.OUTBOX_RELAY_INTERVAL_SECONDS = 0.05
+    routed: list[str] = []
+
+    def record(sender=None, routing_key=None, **kwargs):
+        if sender in OUTBOX_TASKS:
+            routed.append(routing_key)
+
+    sessions_before = other_sessions_on_test_database()
+    signals.before_task_publish.connect(record, weak=False)
+    try:
+        with running_worker(pool="threads", concurrency=2, queues=["outbox"]):
+            # When forty changes commit, each with its own event, then that worker delivers every one
+            events = commit_each_and_wait_until_dispatched(40, "threaded")
+    finally:
+        signals.before_task_publish.disconnect(record)
+
+    # through the outbox's queue, once each, in the worker's threads, leaving no session open
+    assert routed and set(routed) == {"outbox"}
+    assert [runs_of("pigeon", e).count() for e in events] == [1] * 40
+    assert EventDelivery.objects.filter(event__in=events, status="done", attempts=1).count() == 40
+    assert handler_threads and threading.get_ident() not in handler_threads
+    assert sessions_left_open(sessions_before, wait_seconds=5) == {}
 
 
 @pytest.mark.postgres

@@ -203,18 +203,21 @@ def test_review_queue_size_and_sla_breaches_per_queue(
 @pytest.mark.django_db
 def test_celery_queue_depth_is_read_from_the_broker(client, metrics_token, settings):
     from apps.core.tasks import outbox_sweep_task
+    from apps.rules.tasks import facts_purge_task
 
     with celery_configured(broker_url=settings.REDIS_URL, task_always_eager=False) as app:
         app.control.purge()
-        # no worker: the messages wait in the queue
+        # no worker: the messages wait in their queues (the outbox's has its own)
         outbox_sweep_task.delay()
         outbox_sweep_task.delay()
+        facts_purge_task.delay()
         try:
             samples = scrape(client)
         finally:
             app.control.purge()
 
-    assert value(samples, "pam_celery_queue_messages", queue="celery") == 2
+    assert value(samples, "pam_celery_queue_messages", queue="outbox") == 2
+    assert value(samples, "pam_celery_queue_messages", queue="celery") == 1
     assert value(samples, "pam_scrape_error", source="broker") == 0
 
 
