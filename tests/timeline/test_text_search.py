@@ -7,12 +7,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from guardian.shortcuts import assign_perm, remove_perm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apps.core.request_cache import request_cache_close, request_cache_open
 from apps.tenants.selectors import brand_ids_visible_to, brands_visible_to
 from apps.timeline.admin import CappedCountPaginator
 from apps.timeline.models import TimelineEntry
-from apps.timeline.selectors import timeline_for
+from apps.timeline.selectors import SearchKeysContain, SummaryContains, _has_search_keys, timeline_for
 from tests.factories import PlayerFactory
 from tests.helpers.staff import staff_login
 from tests.timeline.test_api import add_entry, ids, url
@@ -138,32 +140,93 @@ def test_the_sql_is_the_index_expression_with_constants(agent, player):
     assert "USING gin (player_id, upper((summary)::text) gin_trgm_ops)" in indexdef
 
 
+# --- the search keys (migration 0005): rare words on big timelines --------------------------------
+
+# Characters where a search can go wrong: both cases, digits, word breaks and LIKE's own
+# characters, letters whose upper and lower case differ in length or kind.
+SEARCH_ALPHABET = "aAbBsSdDeEnN019 -_%\\'.:ßÜüİıÅå"
+
+
+def _keys_sql(player, text) -> str:
+    return str(TimelineEntry.objects.filter(SearchKeysContain(player.pk, text)).query)
+
+
 @pytest.mark.postgres
-def test_a_text_search_on_a_big_timeline_reads_the_trigram_index(agent, player, brand):
-    """20,000 entries of one player, 20 of them with the word: PostgreSQL answers from the
-    (player, trigram) index rather than walking the player's entries newest first. (A
-    table this small is cheaper to read whole, so sequential scans are off; the GIN
-    index's pending list is merged, as autovacuum does on a live table.)"""
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    summaries=st.lists(st.text(SEARCH_ALPHABET, min_size=0, max_size=24), min_size=1, max_size=12),
+    picks=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 23), st.integers(1, 8)), max_size=4),
+    free=st.lists(st.text(SEARCH_ALPHABET, min_size=1, max_size=6), max_size=3),
+)
+def test_the_search_keys_find_every_entry_the_text_is_in(player, summaries, picks, free):
+    # Given a player's entries with these summaries
+    TimelineEntry.objects.filter(player=player).delete()
+    for i, summary in enumerate(summaries):
+        add_entry(player, minutes=i, summary=summary)
+    # When searching for pieces of them, and for free text
+    texts = [summaries[n % len(summaries)][start : start + size] for n, start, size in picks] + free
+    for text in (t for t in texts if t):
+        by_keys = set(TimelineEntry.objects.filter(player=player).filter(SearchKeysContain(player.pk, text)))
+        by_like = set(TimelineEntry.objects.filter(player=player).filter(SummaryContains(text)))
+        # Then the keys find exactly what the LIKE finds
+        assert by_keys == by_like, text
+
+
+@pytest.mark.postgres
+def test_a_rare_word_on_a_big_timeline_reads_the_search_keys_and_a_common_one_does_not(agent, player, brand):
+    """20,000 entries of one player, 20 of them "suspended", every one a "Round": the newest
+    entries show "suspended" rare, so the page reads the (bucket, trigram) keys; "round" is
+    in every entry, found newest first, and an absent word reads the keys too."""
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO timeline_timelineentry (player_id, brand_id, occurred_at, category, summary,
                    amount, currency, source_type, actor, created_at)
                SELECT %s, %s, now() - g * interval '1 minute', 'game',
-                   CASE WHEN g %% 1000 = 0 THEN 'Status active -> suspended: fraud check'
+                   CASE WHEN g %% 1000 = 0 THEN 'Round voided, player suspended: fraud check'
                         ELSE 'Round prg_sweetbonanza closed: bet ' || g || '.00 GBP' END,
                    NULL, '', '', 'system:test', now()
                FROM generate_series(1, 20000) AS g""",
             [player.pk, brand.pk],
         )
-        cursor.execute("SELECT gin_clean_pending_list('timeline_player_summary_trgm_idx'::regclass)")
+        cursor.execute("SELECT gin_clean_pending_list('timeline_search_keys_idx'::regclass)")
         cursor.execute("ANALYZE timeline_timelineentry")
         cursor.execute("SET LOCAL enable_seqscan = off")
-    page = timeline_for(agent, player, text="Suspended")[:51]
 
-    plan = page.explain()
+    rare = timeline_for(agent, player, text="Suspended")[:51]
+    absent = timeline_for(agent, player, text="PIQ-999999999")[:51]
+    common = timeline_for(agent, player, text="round")[:51]
 
-    assert "timeline_player_summary_trgm_idx" in plan, plan
-    assert len(list(page)) == 20
+    assert "timeline_search_keys_idx" in rare.explain()
+    assert len(list(rare)) == 20
+    assert "timeline_search_keys_idx" in absent.explain()
+    assert list(absent) == []
+    assert "timeline_search_keys" not in str(common.query)
+    assert len(list(common)) == 51
+
+
+@pytest.mark.postgres
+def test_small_timelines_and_texts_without_keys_are_searched_without_them(agent, player, entries):
+    # A player with fewer entries than the probe reads: their own entries, newest first
+    assert "timeline_search_keys" not in str(timeline_for(agent, player, text="held").query)
+    # A text without three ASCII letters or digits in a row gives no key to look up
+    assert not _has_search_keys("50%") and not _has_search_keys("ßüå") and not _has_search_keys("a b")
+    assert _has_search_keys("PIQ-1") and _has_search_keys("über")
+
+
+@pytest.mark.postgres
+def test_the_search_keys_index_is_the_expression_the_search_writes(player):
+    sql = _keys_sql(player, "It's 50%")
+    row = '"timeline_timelineentry"."player_id", "timeline_timelineentry"."summary"'
+    assert f"timeline_search_keys({row})" in sql
+    assert f"timeline_search_query_keys({player.pk}::bigint, 'It''s 50%')" in sql
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'timeline_search_keys_idx'")
+        (indexdef,) = cursor.fetchone()
+        cursor.execute("SELECT timeline_search_query_keys(%s, 'Über-Straße: PIQ-12 a_b 50%%')", [1025])
+        (keys,) = cursor.fetchone()
+    assert "USING gin (timeline_search_keys(player_id, (summary)::text))" in indexdef
+    # Inner trigrams of ASCII letters and digits only, keyed by the player's bucket (1025 % 128)
+    assert sorted(keys) == ["1:ber", "1:piq", "1:str", "1:tra"]
 
 
 # --- the brand scoping: once per request, never kept past it ----------------------------------
