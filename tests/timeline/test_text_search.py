@@ -173,7 +173,9 @@ def test_the_search_keys_find_every_entry_the_text_is_in(player, summaries, pick
 
 
 @pytest.mark.postgres
-def test_a_rare_word_on_a_big_timeline_reads_the_search_keys_and_a_common_one_does_not(agent, player, brand):
+def test_a_rare_word_on_a_big_timeline_reads_the_search_keys_and_a_common_one_does_not(
+    agent, player, brand, make_staff, other_brand
+):
     """20,000 entries of one player, 20 of them "suspended", every one a "Round": the newest
     entries show "suspended" rare, so the page reads the (bucket, trigram) keys; "round" is
     in every entry, found newest first, and an absent word reads the keys too."""
@@ -196,10 +198,17 @@ def test_a_rare_word_on_a_big_timeline_reads_the_search_keys_and_a_common_one_do
     absent = timeline_for(agent, player, text="PIQ-999999999")[:51]
     common = timeline_for(agent, player, text="round")[:51]
 
-    assert "timeline_search_keys_idx" in rare.explain()
+    for page in (rare, absent):
+        plan = page.explain()
+        # the keys alone: neither the player's postings nor the trigram index ANDed in
+        assert "timeline_search_keys_idx" in plan, plan
+        assert "timeline_player_summary_trgm_idx" not in plan, plan
+        assert "timeline_player_idx" not in plan, plan
     assert len(list(rare)) == 20
-    assert "timeline_search_keys_idx" in absent.explain()
     assert list(absent) == []
+    # And the keys keep the brand scope: another brand's agent finds nothing
+    outsider = make_staff("Support agent", brands=[other_brand])
+    assert list(timeline_for(outsider, player, text="Suspended")) == []
     assert "timeline_search_keys" not in str(common.query)
     assert len(list(common)) == 51
 
