@@ -78,7 +78,7 @@ BENCH_EXCLUSIONS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_ex
 benchmark-exclusions: $(VENV)/.runtime
 	$(BIN)/python benchmarks/exclusions.py --database-url "$(BENCH_EXCLUSIONS_DATABASE_URL)" $(BENCH_ARGS)
 
-## benchmark-timeline: one player's timeline pages (newest 50, filters, text search, deep cursor) with 10M timeline rows: p50/p95/p99 (about 15 minutes; BENCH_ARGS="--keep-db" then "--reuse-db" measures again without the fill)
+## benchmark-timeline: one player's timeline pages (newest 50, filters, text search, deep cursor) with 10M timeline rows: p50/p95/p99 (about 20-30 minutes, most of it building indexes; BENCH_ARGS="--keep-db" then "--reuse-db" measures again without the fill)
 BENCH_TIMELINE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pam_bench_timeline
 benchmark-timeline: $(VENV)/.runtime
 	$(BIN)/python benchmarks/timeline.py --database-url "$(BENCH_TIMELINE_DATABASE_URL)" $(BENCH_ARGS)
