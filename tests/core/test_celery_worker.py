@@ -104,6 +104,9 @@ def running_worker(*, pool: str = "solo", concurrency: int = 1, queues: list[str
             ) as worker:
                 yield worker
         finally:
+            # A worker told its queues narrows the app's own selection, in this process, for
+            # every later worker: give the next one every queue again.
+            celery_app.amqp.queues.select(list(celery_app.amqp.queues))
             signals.task_postrun.disconnect(_close_worker_connections)
             logging.captureWarnings(False)  # the worker's log setup turned it on
             logging.getLogger().setLevel(root_level)
@@ -313,6 +316,8 @@ def test_a_threaded_worker_on_the_outbox_queue_alone_delivers_every_event_once(s
 
     # through the outbox's queue, once each, in the worker's threads, leaving no session open
     assert routed and set(routed) == {"outbox"}
+    # and the next worker of the suite consumes every queue again
+    assert set(celery_app.amqp.queues.consume_from) == {"celery", "outbox"}
     assert [runs_of("pigeon", e).count() for e in events] == [1] * 40
     assert EventDelivery.objects.filter(event__in=events, status="done", attempts=1).count() == 40
     assert handler_threads and threading.get_ident() not in handler_threads
