@@ -54,33 +54,26 @@ def brand_ids_visible_to(user) -> list[int]:
     return request_memo(("brand_ids_visible_to", user.pk), compute)
 
 
-# The grants guardian reads for _brands_granted: object permissions on brands, and on
-# their operators, held by the user or by a group they are in (guardian's tables, Django's
-# permission table, the staff user's groups table).
+# The grants guardian reads for _brands_granted: every object permission the user holds,
+# themselves or through a group (guardian's tables, Django's permission table, the staff
+# user's groups table); of those, `access_brand` on a brand and `access_operator` on its
+# operator open the brand.
 _BRAND_IDS_GRANTED = """
+WITH granted AS (
+    SELECT p.codename, p.content_type_id, up.object_pk FROM guardian_userobjectpermission up
+    JOIN auth_permission p ON p.id = up.permission_id
+    WHERE up.user_id = %(user)s
+    UNION ALL
+    SELECT p.codename, p.content_type_id, gp.object_pk FROM guardian_groupobjectpermission gp
+    JOIN auth_permission p ON p.id = gp.permission_id
+    JOIN tenants_staffuser_groups m ON m.group_id = gp.group_id
+    WHERE m.staffuser_id = %(user)s
+)
 SELECT b.id FROM tenants_brand b
 WHERE CAST(b.id AS VARCHAR(255)) IN (
-    SELECT up.object_pk FROM guardian_userobjectpermission up
-    JOIN auth_permission p ON p.id = up.permission_id
-    WHERE up.user_id = %(user)s AND p.codename = 'access_brand'
-      AND p.content_type_id = %(brand_type)s
-    UNION ALL
-    SELECT gp.object_pk FROM guardian_groupobjectpermission gp
-    JOIN auth_permission p ON p.id = gp.permission_id
-    JOIN tenants_staffuser_groups m ON m.group_id = gp.group_id
-    WHERE m.staffuser_id = %(user)s AND p.codename = 'access_brand'
-      AND p.content_type_id = %(brand_type)s
+    SELECT object_pk FROM granted WHERE codename = 'access_brand' AND content_type_id = %(brand_type)s
 ) OR CAST(b.operator_id AS VARCHAR(255)) IN (
-    SELECT up.object_pk FROM guardian_userobjectpermission up
-    JOIN auth_permission p ON p.id = up.permission_id
-    WHERE up.user_id = %(user)s AND p.codename = 'access_operator'
-      AND p.content_type_id = %(operator_type)s
-    UNION ALL
-    SELECT gp.object_pk FROM guardian_groupobjectpermission gp
-    JOIN auth_permission p ON p.id = gp.permission_id
-    JOIN tenants_staffuser_groups m ON m.group_id = gp.group_id
-    WHERE m.staffuser_id = %(user)s AND p.codename = 'access_operator'
-      AND p.content_type_id = %(operator_type)s
+    SELECT object_pk FROM granted WHERE codename = 'access_operator' AND content_type_id = %(operator_type)s
 )
 ORDER BY b.id
 """
